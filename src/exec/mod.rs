@@ -1,0 +1,1 @@
+//! The executor: the only place that spawns processes.

@@ -1,0 +1,1 @@
+//! Partition images: base rootfs + Lmod module trees, content-hash cached.

@@ -1,0 +1,4 @@
+//! The container-backed validation harness: the only module that talks to Docker.
+
+pub mod images;
+pub mod wheelhouse;

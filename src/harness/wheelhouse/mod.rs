@@ -1,0 +1,1 @@
+//! Hermetic pip: a wheelhouse and PEP 503 index served to the containers.

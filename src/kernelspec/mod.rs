@@ -1,0 +1,1 @@
+//! Kernelspec generation and atomic install.

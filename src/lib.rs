@@ -1,0 +1,20 @@
+//! hpc-kernels: install, verify and validate Lmod-backed Jupyter kernels.
+//!
+//! Data flow (see README "Architecture"):
+//! `spec` → `plan` (pure) → `exec` (the only place that spawns processes)
+//! → `kernelspec` → `report`; `harness` is the only place that talks to Docker.
+
+pub mod cli;
+pub mod error;
+pub mod exec;
+pub mod harness;
+pub mod kernelspec;
+pub mod partition;
+pub mod plan;
+pub mod report;
+pub mod spec;
+
+pub use error::{Error, ExitCode};
+
+/// Version recorded in kernelspec provenance.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,4 @@
+fn main() {
+    let code = hpc_kernels::cli::main();
+    std::process::exit(code);
+}

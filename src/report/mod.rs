@@ -1,0 +1,7 @@
+//! Results model and its views: terminal matrix, JUnit XML, JSON, snapshots.
+
+mod model;
+
+pub use model::{
+    KernelResult, KernelspecFiles, Outcome, PartitionResult, RunEvent, RunReport, StepResult,
+};
