@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use index::IndexMapping;
 
-use crate::spec::{PipGroup, Spec};
+use crate::spec::Spec;
 
 /// The JUnit-facing stage names (DESIGN.md §7).
 pub mod stage {

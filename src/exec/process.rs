@@ -1,0 +1,204 @@
+//! Spawning one command: its own process group, output captured to a log,
+//! a timeout that kills the whole group.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+/// The process group of the command now running, so a signal handler can stop it.
+pub(crate) static ACTIVE_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// How long a group gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(3);
+/// How much output is kept in memory per step (the log file has all of it).
+const KEEP_BYTES: usize = 256 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct CommandSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// The complete environment of the child (nothing is inherited).
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code; `None` when killed by a signal or by the timeout.
+    pub code: Option<i32>,
+    pub timed_out: bool,
+    /// Captured stdout+stderr (the tail, when very long), lossily decoded.
+    pub output: String,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+}
+
+/// Runs `spec`, appending its output to `log`. Returns Err only when the
+/// program could not be started at all.
+pub fn run(spec: &CommandSpec, timeout: Duration, log: &mut dyn Write) -> std::io::Result<Finished> {
+    use std::os::unix::process::CommandExt;
+
+    let started = Instant::now();
+    let (mut reader, writer) = std::io::pipe()?;
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child = cmd.spawn()?;
+    // The pipe's write ends now live only in the child (and its descendants).
+    drop(cmd);
+    let pgid = child.id() as i32;
+    ACTIVE_GROUP.store(pgid, Ordering::SeqCst);
+
+    let collector = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+        all
+    });
+
+    let deadline = started + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            terminate_group(pgid, &mut child);
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Descendants that outlive the command (daemons, stuck grandchildren) would
+    // hold the pipe open and leak; the step owns its whole group.
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    ACTIVE_GROUP.store(0, Ordering::SeqCst);
+    let bytes = collector.join().unwrap_or_default();
+    let _ = log.write_all(&bytes);
+    if timed_out {
+        let _ = writeln!(log, "\n[hpc-kernels] timed out after {}s; process group {pgid} killed", timeout.as_secs());
+    }
+    let tail = if bytes.len() > KEEP_BYTES { &bytes[bytes.len() - KEEP_BYTES..] } else { &bytes[..] };
+    use std::os::unix::process::ExitStatusExt;
+    Ok(Finished {
+        code: if timed_out { None } else { status.code().or(status.signal().map(|s| 128 + s)) },
+        timed_out,
+        output: String::from_utf8_lossy(tail).into_owned(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn terminate_group(pgid: i32, child: &mut std::process::Child) {
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+    let until = Instant::now() + GRACE;
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+/// Looks `program` up in the `PATH` of `env` (not of this process).
+pub fn which_in(program: &str, env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = env.get("PATH")?;
+    std::env::split_paths(path).map(|dir| dir.join(program)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> CommandSpec {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".into(), "/usr/bin:/bin".into());
+        CommandSpec { program: "/bin/bash".into(), args: vec!["-c".into(), script.into()], env, cwd: None }
+    }
+
+    #[test]
+    fn captures_both_streams_and_exit_code() {
+        let mut log = Vec::new();
+        let f = run(&sh("echo out; echo err >&2; exit 7"), Duration::from_secs(10), &mut log).unwrap();
+        assert_eq!(f.code, Some(7));
+        assert!(f.output.contains("out") && f.output.contains("err"), "{}", f.output);
+        assert_eq!(String::from_utf8(log).unwrap(), f.output);
+    }
+
+    #[test]
+    fn environment_is_exactly_what_was_given() {
+        let mut spec = sh("echo \"[${HOME:-unset}]\"");
+        spec.env.insert("X".into(), "1".into());
+        let f = run(&spec, Duration::from_secs(10), &mut Vec::new()).unwrap();
+        assert!(f.output.contains("[unset]"), "{}", f.output);
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let marker = tempfile::NamedTempFile::new().unwrap();
+        let script = format!("(sleep 30; echo late > {}) & sleep 30", marker.path().display());
+        let started = Instant::now();
+        let f = run(&sh(&script), Duration::from_millis(300), &mut Vec::new()).unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.code, None);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(std::fs::read_to_string(marker.path()).unwrap(), "", "background child survived");
+    }
+
+    #[test]
+    fn background_children_do_not_keep_a_finished_step_alive() {
+        let started = Instant::now();
+        let f = run(&sh("sleep 60 & echo done"), Duration::from_secs(30), &mut Vec::new()).unwrap();
+        assert!(f.success());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn missing_program_is_an_error() {
+        let mut spec = sh("");
+        spec.program = "/nonexistent/program".into();
+        assert!(run(&spec, Duration::from_secs(1), &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn which_uses_the_given_path() {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".into(), "/nonexistent:/bin".into());
+        assert_eq!(which_in("bash", &env), Some(PathBuf::from("/bin/bash")));
+        env.insert("PATH".into(), "/nonexistent".into());
+        assert_eq!(which_in("bash", &env), None);
+    }
+}
