@@ -1,5 +1,10 @@
 //! The executor: the only place that spawns processes.
 
+pub mod install;
+pub mod launch;
 pub mod lmod;
+pub mod lock;
 pub mod process;
 pub mod signals;
+
+pub use install::{install, ExecOptions, Timeouts};

@@ -1,0 +1,372 @@
+//! Running a plan on this host: one kernel after another, each from a clean
+//! module state; a failed step stops its kernel, never the others.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::lmod;
+use super::process::{self, CommandSpec};
+use crate::error::{Error, Result};
+use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput};
+use crate::plan::render::command_line;
+use crate::plan::{Action, KernelPlan, Plan};
+use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, StepResult};
+
+/// Marks a venv whose every install step passed; only such venvs are reused.
+const COMPLETE_MARKER: &str = ".hpc-kernels-complete";
+
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    pub modules: Duration,
+    pub venv: Duration,
+    pub pip: Duration,
+    pub import: Duration,
+    pub test_script: Duration,
+    pub launch: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            modules: Duration::from_secs(120),
+            venv: Duration::from_secs(300),
+            pip: Duration::from_secs(1800),
+            import: Duration::from_secs(120),
+            test_script: Duration::from_secs(600),
+            launch: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    pub timeouts: Timeouts,
+    /// The environment installs start from (already scrubbed, see `lmod::base_env`).
+    pub base_env: BTreeMap<String, String>,
+    pub lmod_init: PathBuf,
+    /// Python with jupyter_client that starts kernels for verification, as a
+    /// Jupyter server would; `None` uses the kernel's own venv.
+    pub launch_python: Option<PathBuf>,
+    /// Write the kernelspec even when its launch check fails (never the default).
+    pub skip_launch_check: bool,
+}
+
+/// Installs every kernel of `plan`. Returns Err only for faults that stop the
+/// whole run before any kernel (workspace not writable, lock held).
+pub fn install(plan: &Plan, opts: &ExecOptions, on_event: &mut dyn FnMut(RunEvent)) -> Result<PartitionResult> {
+    fs::create_dir_all(&plan.workspace).map_err(|e| Error::io("create the workspace", &plan.workspace, e))?;
+    let _lock = super::lock::WorkspaceLock::acquire(&plan.workspace)?;
+    let kernels = plan
+        .kernels
+        .iter()
+        .map(|kp| KernelRun::new(plan, kp, opts).run(on_event))
+        .collect();
+    Ok(PartitionResult { partition: plan.partition.clone(), kernels, error: None })
+}
+
+struct KernelRun<'a> {
+    plan: &'a Plan,
+    kp: &'a KernelPlan,
+    opts: &'a ExecOptions,
+    log_dir: PathBuf,
+    /// The environment after `module load`, plus the venv once it exists.
+    env: BTreeMap<String, String>,
+    modulepath: String,
+    loaded: Vec<String>,
+    staged: Option<PathBuf>,
+    result: KernelResult,
+}
+
+impl<'a> KernelRun<'a> {
+    fn new(plan: &'a Plan, kp: &'a KernelPlan, opts: &'a ExecOptions) -> Self {
+        KernelRun {
+            plan,
+            kp,
+            opts,
+            log_dir: plan.workspace.join("logs").join(&plan.partition).join(&kp.kernel),
+            env: BTreeMap::new(),
+            modulepath: String::new(),
+            loaded: Vec::new(),
+            staged: None,
+            result: KernelResult {
+                kernel: kp.kernel.clone(),
+                display_name: kp.display_name.clone(),
+                steps: Vec::new(),
+                kernelspec_dir: None,
+                venv: Some(kp.venv.to_string_lossy().into_owned()),
+                modules: Vec::new(),
+                kernelspec: None,
+            },
+        }
+    }
+
+    fn run(mut self, on_event: &mut dyn FnMut(RunEvent)) -> KernelResult {
+        let (partition, kernel) = (self.plan.partition.clone(), self.kp.kernel.clone());
+        on_event(RunEvent::KernelStarted { partition: partition.clone(), kernel: kernel.clone(), stages: self.kp.steps.len() });
+        let _ = fs::remove_dir_all(&self.log_dir);
+        let _ = fs::create_dir_all(&self.log_dir);
+        let mut blocked_by: Option<String> = None;
+        for (i, step) in self.kp.steps.iter().enumerate() {
+            let stage = step.stage.clone();
+            on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
+            let started = Instant::now();
+            let command = match &step.action {
+                Action::WriteKernelspec { .. } | Action::LaunchKernel { .. } => None,
+                other => Some(command_line(self.kp, other)),
+            };
+            let (outcome, log) = match &blocked_by {
+                Some(failed) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
+                None => {
+                    let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
+                    self.run_step(&step.action, &log_path)
+                }
+            };
+            if outcome.is_problem() && blocked_by.is_none() {
+                blocked_by = Some(stage.clone());
+            }
+            let result = StepResult { stage, outcome, seconds: started.elapsed().as_secs_f64(), command, log };
+            on_event(RunEvent::StepFinished { partition: partition.clone(), kernel: kernel.clone(), result: result.clone() });
+            self.result.steps.push(result);
+        }
+        if let Some(staged) = self.staged.take() {
+            kernelspec::discard(&staged);
+        }
+        on_event(RunEvent::KernelFinished { partition, kernel, passed: self.result.passed() });
+        self.result
+    }
+
+    fn run_step(&mut self, action: &Action, log_path: &Path) -> (Outcome, String) {
+        let mut log = match fs::File::create(log_path) {
+            Ok(f) => LogSink::File(f, Vec::new()),
+            Err(_) => LogSink::Memory(Vec::new()),
+        };
+        let outcome = match self.dispatch(action, &mut log) {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Error { message: e },
+        };
+        (outcome, log.into_text())
+    }
+
+    fn dispatch(&mut self, action: &Action, log: &mut LogSink) -> Result<Outcome, String> {
+        let t = self.opts.timeouts.clone();
+        match action {
+            Action::LoadModules { modules } => self.load_modules(modules, log),
+            Action::CreateVenv { python, path } => self.create_venv(python, path, log),
+            Action::PipInstall { args, .. } => {
+                let mut argv = vec!["-m".into(), "pip".into(), "install".into(), "--disable-pip-version-check".into(), "--no-input".into()];
+                argv.extend(args.iter().cloned());
+                self.run_in_env(self.kp.venv_python(), argv, t.pip, log, "pip install")
+            }
+            Action::SkipPip { reason, .. } => Ok(Outcome::Skipped { reason: reason.clone() }),
+            Action::CheckImport { module } => {
+                let argv = vec!["-c".into(), "import importlib, sys; importlib.import_module(sys.argv[1])".into(), module.clone()];
+                self.run_in_env(self.kp.venv_python(), argv, t.import, log, &format!("import {module}"))
+            }
+            Action::TestScript { script } => {
+                let argv = vec!["-eo".into(), "pipefail".into(), "-c".into(), script.clone()];
+                self.run_in_env(PathBuf::from("/bin/bash"), argv, t.test_script, log, "test_script")
+            }
+            Action::WriteKernelspec { name, display_name } => self.write_kernelspec(name, display_name, log),
+            Action::LaunchKernel { imports } => self.launch(imports, log),
+        }
+    }
+
+    fn load_modules(&mut self, modules: &[String], log: &mut LogSink) -> Result<Outcome, String> {
+        writeln!(log, "$ module purge && module load {}", modules.join(" ")).ok();
+        let loaded = lmod::load(&self.opts.lmod_init, modules, &self.opts.base_env, self.opts.timeouts.modules, log)
+            .map_err(|e| format!("cannot start bash for Lmod: {e}"))?;
+        if let Some(outcome) = failure("module load", &loaded.finished, self.opts.timeouts.modules) {
+            return Ok(outcome);
+        }
+        self.modulepath = base_modulepath(&loaded.finished.output);
+        self.env = loaded.env;
+        for var in ["PYTHONNOUSERSITE", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT"] {
+            self.env.insert(var.into(), "1".into());
+        }
+        self.loaded = loaded.loaded;
+        self.result.modules = self.loaded.clone();
+        Ok(Outcome::Passed)
+    }
+
+    fn create_venv(&mut self, python: &str, path: &Path, log: &mut LogSink) -> Result<Outcome, String> {
+        if path.join(COMPLETE_MARKER).is_file() {
+            writeln!(log, "reusing {} (built earlier from the same modules and pip groups)", path.display()).ok();
+        } else {
+            if path.exists() {
+                writeln!(log, "removing incomplete venv {}", path.display()).ok();
+                fs::remove_dir_all(path).map_err(|e| format!("cannot remove incomplete venv {}: {e}", path.display()))?;
+            }
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            let Some(exe) = process::which_in(python, &self.env) else {
+                return Ok(Outcome::Failed {
+                    message: format!("{python} is not on the PATH of the module environment; load a Python module"),
+                });
+            };
+            let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
+            let outcome = self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?;
+            if !outcome.is_passed() {
+                return Ok(outcome);
+            }
+        }
+        let bin = path.join("bin");
+        let old_path = self.env.get("PATH").cloned().unwrap_or_default();
+        self.env.insert("PATH".into(), format!("{}:{old_path}", bin.display()));
+        self.env.insert("VIRTUAL_ENV".into(), path.to_string_lossy().into_owned());
+        Ok(Outcome::Passed)
+    }
+
+    fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut LogSink, what: &str) -> Result<Outcome, String> {
+        let cwd = Some(self.kp.venv.clone()).filter(|p| p.is_dir()).or_else(|| Some(self.plan.workspace.clone()));
+        let spec = CommandSpec { program: program.clone(), args, env: self.env.clone(), cwd };
+        let finished = process::run(&spec, timeout, log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        Ok(failure(what, &finished, timeout).unwrap_or(Outcome::Passed))
+    }
+
+    fn write_kernelspec(&mut self, name: &str, display_name: &str, log: &mut LogSink) -> Result<Outcome, String> {
+        let _ = fs::write(self.kp.venv.join(COMPLETE_MARKER), b"");
+        let pinned = lmod::pin(&self.kp.modules, &self.loaded);
+        let venv = self.kp.venv.to_string_lossy().into_owned();
+        let init = self.opts.lmod_init.to_string_lossy().into_owned();
+        let files = kernelspec::render(&KernelspecInput {
+            name,
+            display_name,
+            launcher: LauncherInput {
+                kernel: name,
+                partition: &self.plan.partition,
+                spec_sha256: &self.plan.spec_sha256,
+                lmod_init: &init,
+                modulepath: &self.modulepath,
+                modules: &pinned,
+                venv: &venv,
+                argv_prefix: &self.kp.argv_prefix,
+            },
+            loaded_modules: &self.loaded,
+        });
+        let staged = kernelspec::stage(&self.plan.kernels_dir, name, &files, &self.kp.venv)
+            .map_err(|e| format!("cannot write the kernelspec into {}: {e}", kernelspec::staging_root(&self.plan.kernels_dir).display()))?;
+        writeln!(log, "staged {}\n--- kernel.json\n{}--- {}\n{}", staged.display(), files.kernel_json, kernelspec::LAUNCHER, files.launcher).ok();
+        self.staged = Some(staged);
+        self.result.kernelspec = Some(files);
+        Ok(Outcome::Passed)
+    }
+
+    fn launch(&mut self, imports: &[String], log: &mut LogSink) -> Result<Outcome, String> {
+        let Some(staged) = self.staged.clone() else {
+            return Err("no staged kernelspec to launch".into());
+        };
+        if !self.opts.skip_launch_check {
+            let python = self.opts.launch_python.clone().unwrap_or_else(|| self.kp.venv_python());
+            let home = self.opts.base_env.get("HOME").cloned().unwrap_or_else(|| "/tmp".into());
+            let check = super::launch::check(&python, &staged, &self.kp.kernel, imports, &home, self.opts.timeouts.launch, log)
+                .map_err(|e| format!("cannot run the launch check with {}: {e}", python.display()))?;
+            if !check.is_passed() {
+                return Ok(check);
+            }
+        }
+        let target = kernelspec::commit(&staged, &self.plan.kernels_dir, &self.kp.kernel)
+            .map_err(|e| format!("cannot move the kernelspec into {}: {e}", self.plan.kernels_dir.display()))?;
+        self.staged = None;
+        writeln!(log, "installed {}", target.display()).ok();
+        self.result.kernelspec_dir = Some(target.to_string_lossy().into_owned());
+        remove_other_venvs(&self.kp.venv, log);
+        Ok(Outcome::Passed)
+    }
+}
+
+/// After a successful swap, venvs of earlier builds of this kernel are unused.
+fn remove_other_venvs(current: &Path, log: &mut LogSink) {
+    let (Some(dir), Some(keep)) = (current.parent(), current.file_name()) else { return };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name != keep && name.to_string_lossy().starts_with("venv-") && fs::remove_dir_all(e.path()).is_ok() {
+            writeln!(log, "removed unused {}", e.path().display()).ok();
+        }
+    }
+}
+
+/// Maps a finished command to a failure outcome, or `None` when it passed.
+pub(crate) fn failure(what: &str, f: &process::Finished, timeout: Duration) -> Option<Outcome> {
+    if f.timed_out {
+        return Some(Outcome::TimedOut {
+            message: format!("{what} did not finish within {}s; its process group was killed", timeout.as_secs()),
+            after_secs: timeout.as_secs(),
+        });
+    }
+    match f.code {
+        Some(0) => None,
+        code => {
+            let last = f.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let status = code.map_or("was killed".to_string(), |c| format!("exited with status {c}"));
+            Some(Outcome::Failed { message: format!("{what} {status}: {last}") })
+        }
+    }
+}
+
+fn base_modulepath(output: &str) -> String {
+    output.lines().find_map(|l| l.strip_prefix("MODULEPATH=")).unwrap_or("").to_string()
+}
+
+fn sanitize(stage: &str) -> String {
+    stage.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// The step log: written to its file as it comes, and kept for the report.
+enum LogSink {
+    File(fs::File, Vec<u8>),
+    Memory(Vec<u8>),
+}
+
+impl LogSink {
+    fn into_text(self) -> String {
+        let bytes = match self {
+            LogSink::File(_, b) | LogSink::Memory(b) => b,
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogSink::File(f, b) => {
+                b.extend_from_slice(buf);
+                let _ = f.write_all(buf);
+            }
+            LogSink::Memory(b) => b.extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_messages_name_the_step_and_last_line() {
+        let f = process::Finished { code: Some(1), timed_out: false, output: "a\nModuleNotFoundError: No module named 'x'\n\n".into(), elapsed: Duration::ZERO };
+        match failure("import x", &f, Duration::from_secs(5)) {
+            Some(Outcome::Failed { message }) => {
+                assert_eq!(message, "import x exited with status 1: ModuleNotFoundError: No module named 'x'")
+            }
+            other => panic!("{other:?}"),
+        }
+        let t = process::Finished { code: None, timed_out: true, output: String::new(), elapsed: Duration::ZERO };
+        assert!(matches!(failure("pip install", &t, Duration::from_secs(5)), Some(Outcome::TimedOut { after_secs: 5, .. })));
+    }
+
+    #[test]
+    fn stage_names_become_safe_file_names() {
+        assert_eq!(sanitize("pip:base_pks"), "pip_base_pks");
+        assert_eq!(sanitize("import:../x"), "import_.._x");
+    }
+}
