@@ -10,6 +10,7 @@ pub mod exec;
 pub mod harness;
 pub mod kernelspec;
 pub mod partition;
+pub mod paths;
 pub mod plan;
 pub mod report;
 pub mod spec;

@@ -1,5 +1,44 @@
 //! Command-line front end: parses arguments, calls the library, prints.
+//! Nothing here decides what to install or how; see `plan`, `exec`, `harness`.
 
+mod args;
+mod install;
+mod output;
+mod plan;
+mod progress;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+use crate::error::Result;
+use crate::ExitCode;
+
+/// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => ExitCode::Usage.code(),
+            };
+        }
+    };
+    let color = output::use_color(cli.color);
+    match run(cli, color) {
+        Ok(code) => code.code(),
+        Err(e) => {
+            output::print_error(&e, color);
+            e.exit_code().code()
+        }
+    }
+}
+
+fn run(cli: Cli, color: bool) -> Result<ExitCode> {
+    match cli.command {
+        Command::Plan(a) => plan::run(&a),
+        Command::Install(a) => install::run(&a, color),
+    }
 }

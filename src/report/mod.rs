@@ -5,3 +5,6 @@ mod model;
 pub use model::{
     KernelResult, KernelspecFiles, Outcome, PartitionResult, RunEvent, RunReport, StepResult,
 };
+
+mod interim_summary;
+pub use interim_summary::write_install_summary;

@@ -7,3 +7,6 @@ mod model;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Kernel, PipGroup, Spec};
+
+mod interim;
+pub use interim::{load, render_human};
