@@ -56,6 +56,7 @@ pub fn commit(staged: &Path, kernels_dir: &Path, name: &str) -> std::io::Result<
     let target = kernels_dir.join(name);
     if !target.exists() {
         fs::rename(staged, &target)?;
+        remove_empty_parent(staged);
         return Ok(target);
     }
     use nix::fcntl::{renameat2, RenameFlags};
@@ -71,12 +72,20 @@ pub fn commit(staged: &Path, kernels_dir: &Path, name: &str) -> std::io::Result<
             fs::remove_dir_all(&parked)?;
         }
     }
+    remove_empty_parent(staged);
     Ok(target)
+}
+
+fn remove_empty_parent(staged: &Path) {
+    if let Some(root) = staged.parent() {
+        let _ = fs::remove_dir(root); // fails, as it should, while another install stages there
+    }
 }
 
 /// Removes a staging directory (a failed verification).
 pub fn discard(staged: &Path) {
     let _ = fs::remove_dir_all(staged);
+    remove_empty_parent(staged);
 }
 
 /// A kernelspec found in a kernels directory.
