@@ -81,14 +81,22 @@ pub struct InstallArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Print the results as JSON on stdout (progress still goes to stderr).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jsonl")]
     pub json: bool,
+    /// Stream progress events as JSON lines on stdout, then the results as
+    /// the last line (for the validation harness and other tools).
+    #[arg(long)]
+    pub jsonl: bool,
     /// Timeout for each pip group, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     pub pip_timeout: u64,
     /// Timeout for every other step (module load, venv, imports, test_script, launch), in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub step_timeout: u64,
+    /// Timeout for one kind of step, overriding the two above (repeatable):
+    /// modules, venv, pip, import, test_script or launch.
+    #[arg(long = "timeout", value_name = "KIND=SECS")]
+    pub timeouts: Vec<String>,
     /// Python with jupyter_client that starts the kernel for the launch check;
     /// default: the kernel's own venv.
     #[arg(long, value_name = "PYTHON")]

@@ -17,16 +17,8 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         Error::environment("Lmod not found: no $LMOD_CMD, $LMOD_PKG or init script in the usual places")
             .with_hint("run on a login node with Lmod, or set LMOD_PKG to Lmod's install directory")
     })?;
-    let step = Duration::from_secs(args.step_timeout.max(1));
     let opts = ExecOptions {
-        timeouts: Timeouts {
-            modules: step,
-            venv: step,
-            pip: Duration::from_secs(args.pip_timeout.max(1)),
-            import: step,
-            test_script: step,
-            launch: step,
-        },
+        timeouts: timeouts(args)?,
         base_env,
         lmod_init,
         launch_python: args.launch_python.clone(),
@@ -34,7 +26,12 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
     };
     exec::signals::install_handlers();
     let mut progress = Progress::new();
-    let result = exec::install(&plan, &opts, &mut |e| progress.event(&e))?;
+    let result = exec::install(&plan, &opts, &mut |e| {
+        if args.jsonl {
+            print_json_line(&e);
+        }
+        progress.event(&e)
+    })?;
     let mut notes = Vec::new();
     for kp in &plan.kernels {
         for step in &kp.steps {
@@ -55,6 +52,10 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         partitions: vec![result],
         notes,
     };
+    if args.jsonl {
+        print_json_line(&report);
+        return Ok(exit_code(&report));
+    }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| {
@@ -65,5 +66,53 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         report::write_install_summary(&report, &mut out, color)
     };
     written.map_err(|e| Error::environment("cannot write the results to stdout").with_source(e))?;
-    Ok(if report.all_passed() { ExitCode::Success } else { ExitCode::CheckFailed })
+    Ok(exit_code(&report))
+}
+
+fn timeouts(args: &InstallArgs) -> Result<Timeouts> {
+    let step = Duration::from_secs(args.step_timeout.max(1));
+    let mut t = Timeouts {
+        modules: step,
+        venv: step,
+        pip: Duration::from_secs(args.pip_timeout.max(1)),
+        import: step,
+        test_script: step,
+        launch: step,
+    };
+    for item in &args.timeouts {
+        let bad = || {
+            Error::usage(format!("--timeout {item}: expected KIND=SECS"))
+                .with_hint("KIND is one of modules, venv, pip, import, test_script, launch; e.g. --timeout test_script=120")
+        };
+        let (kind, secs) = item.split_once('=').ok_or_else(bad)?;
+        let secs = Duration::from_secs(secs.trim().parse::<u64>().map_err(|_| bad())?.max(1));
+        let slot = match kind.trim() {
+            "modules" => &mut t.modules,
+            "venv" => &mut t.venv,
+            "pip" => &mut t.pip,
+            "import" => &mut t.import,
+            "test_script" => &mut t.test_script,
+            "launch" => &mut t.launch,
+            _ => return Err(bad()),
+        };
+        *slot = secs;
+    }
+    Ok(t)
+}
+
+fn exit_code(report: &RunReport) -> ExitCode {
+    if report.all_passed() {
+        ExitCode::Success
+    } else {
+        ExitCode::CheckFailed
+    }
+}
+
+fn print_json_line(value: &impl serde::Serialize) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Ok(line) = serde_json::to_string(value) {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
 }

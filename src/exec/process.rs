@@ -62,6 +62,14 @@ pub fn run(spec: &CommandSpec, timeout: Duration, log: &mut dyn Write) -> std::i
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
+    // If this process is SIGKILLed, its step must not run on unattended
+    // (a pip still writing into a venv that the rerun is rebuilding).
+    // SAFETY: prctl is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
     let mut child = cmd.spawn()?;
     // The pipe's write ends now live only in the child (and its descendants).
     drop(cmd);

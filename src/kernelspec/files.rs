@@ -24,6 +24,7 @@ pub fn staging_root(kernels_dir: &Path) -> PathBuf {
 pub fn stage(kernels_dir: &Path, name: &str, files: &KernelspecFiles, venv: &Path) -> std::io::Result<PathBuf> {
     let root = staging_root(kernels_dir);
     fs::create_dir_all(&root)?;
+    remove_abandoned(&root, name);
     let dir = root.join(format!("{name}.{}", std::process::id()));
     if dir.exists() {
         fs::remove_dir_all(&dir)?;
@@ -39,6 +40,20 @@ pub fn stage(kernels_dir: &Path, name: &str, files: &KernelspecFiles, venv: &Pat
         }
     }
     Ok(dir)
+}
+
+/// Staging directories of installs that were killed: their pid is gone.
+fn remove_abandoned(root: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(name).and_then(|r| r.strip_prefix('.')) else { continue };
+        let pid = pid.split('.').next().and_then(|p| p.parse::<i32>().ok());
+        let alive = pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        if !alive {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub const LMOD_INIT: &str = "/usr/share/lmod/lmod/init/bash";
 
@@ -52,3 +53,114 @@ pub fn poison_dir(root: &Path) -> PathBuf {
     std::fs::write(dir.join("ipykernel/__init__.py"), "raise ImportError('poisoned PYTHONPATH reached the kernel')\n").unwrap();
     dir
 }
+
+const CLIENT: &str = r#"
+import sys
+from jupyter_client.manager import KernelManager
+km = KernelManager(kernel_name=sys.argv[1])
+km.start_kernel()
+kc = km.client(); kc.start_channels()
+try:
+    kc.wait_for_ready(timeout=60)
+    reply = kc.execute_interactive(sys.argv[2], timeout=60, output_hook=lambda m: print(m["content"].get("text", ""), end=""))
+    print("STATUS", reply["content"]["status"])
+finally:
+    kc.stop_channels(); km.shutdown_kernel(now=True)
+"#;
+
+pub struct Site {
+    pub root: tempfile::TempDir,
+    pub modulepath: PathBuf,
+    pub poison: PathBuf,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let root = tempfile::tempdir().unwrap();
+        let modulepath = module_tree(root.path());
+        let poison = poison_dir(root.path());
+        Site { root, modulepath, poison }
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+    pub fn spec(&self, test_script: &str, extra_kernel: &str) -> PathBuf {
+        let spec = format!(
+            r#"{{
+  "modules_by_cluster": {{ "testpart": "release/23.10" }},
+  "pip_module_groups": {{ "jupyter": "ipykernel" }},
+  "kernels": {{
+    "demo": {{
+      "name": "Demo \"kernel\"",
+      "module_load": ["Demo/1.0"],
+      "pip_dependencies": ["jupyter"],
+      "check_libs": "demo_pkg ipykernel",
+      "test_script": {test_script}
+    }}{extra_kernel}
+  }}
+}}"#
+        );
+        let path = self.path("spec.json");
+        std::fs::write(&path, spec).unwrap();
+        path
+    }
+    /// Writes a spec with the given `pip_module_groups` and `kernels` objects (JSON text).
+    pub fn spec_with(&self, groups: &str, kernels: &str) -> PathBuf {
+        let spec = format!(
+            r#"{{ "modules_by_cluster": {{ "testpart": "release/23.10" }}, "pip_module_groups": {groups}, "kernels": {kernels} }}"#
+        );
+        let path = self.path("spec.json");
+        std::fs::write(&path, spec).unwrap();
+        path
+    }
+    /// `hpc-kernels install` for partition `testpart` into this site, as a process.
+    pub fn install_command(&self, spec: &Path, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("hpc-kernels"));
+        cmd.args(["install", "--partition", "testpart", "--workspace"])
+            .arg(self.path("ws"))
+            .arg("--prefix")
+            .arg(self.path("prefix"))
+            .arg(spec)
+            .args(extra)
+            .env("MODULEPATH", &self.modulepath)
+            .env("PYTHONPATH", &self.poison)
+            .env("HOME", self.path("home"))
+            .env_remove("LOADEDMODULES")
+            .env_remove("_LMFILES_");
+        if let Ok(index) = std::env::var("HPC_KERNELS_TEST_INDEX_URL") {
+            cmd.args(["--index-url", &index]);
+        }
+        cmd
+    }
+    pub fn install(&self, spec: &Path) -> assert_cmd::assert::Assert {
+        let mut cmd = assert_cmd::Command::from_std(self.install_command(spec, &["--json"]));
+        cmd.timeout(std::time::Duration::from_secs(600)).assert()
+    }
+    pub fn kernel_json(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path("prefix/share/jupyter/kernels/demo/kernel.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+    pub fn venv_python(&self) -> PathBuf {
+        PathBuf::from(self.kernel_json()["metadata"]["hpc_kernels"]["venv"].as_str().unwrap()).join("bin/python")
+    }
+    /// Starts the installed kernel as a bare Jupyter server would: `env -i`,
+    /// no `module` function, no MODULEPATH, a poisoned PYTHONPATH.
+    pub fn run_cell(&self, code: &str) -> String {
+        std::fs::write(self.path("client.py"), CLIENT).unwrap();
+        let out = Command::new("env")
+            .arg("-i")
+            .arg(format!("HOME={}", self.path("home").display()))
+            .arg("PATH=/usr/bin:/bin")
+            .arg(format!("PYTHONPATH={}", self.poison.display()))
+            .arg(format!("JUPYTER_PATH={}", self.path("prefix/share/jupyter").display()))
+            .arg(format!("JUPYTER_DATA_DIR={}", self.path("empty-data").display()))
+            .arg(self.venv_python())
+            .arg(self.path("client.py"))
+            .arg("demo")
+            .arg(code)
+            .output()
+            .unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+}
+

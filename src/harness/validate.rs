@@ -1,0 +1,303 @@
+//! The validation matrix: every kernel × partition installed, checked and
+//! launched in its own container of the partition's image, in parallel.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::container::{Container, ContainerSpec};
+use super::images::{self, BuildOptions};
+use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
+use crate::error::{Error, Result};
+use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
+use crate::spec::Spec;
+
+/// Where the harness puts things inside a container.
+const BIN_IN_CONTAINER: &str = "/opt/hpc-kernels/bin/hpc-kernels";
+const SPEC_DIR_IN_CONTAINER: &str = "/opt/hpc-kernels/spec";
+/// The Jupyter client side of the launch check: Debian's python3-jupyter-client,
+/// a different interpreter from the kernel's, as with a real Jupyter server.
+const SERVER_PYTHON: &str = "/usr/bin/python3";
+/// Label that ties containers to one validate run, for cleanup on interrupt.
+pub const RUN_LABEL: &str = "org.hpc-kernels.run";
+
+#[derive(Clone, Debug)]
+pub struct ValidateOptions {
+    pub partitions: Vec<String>,
+    pub kernels: Vec<String>,
+    pub release: Option<String>,
+    pub jobs: usize,
+    pub keep: bool,
+    pub cache_dir: PathBuf,
+    pub base_image: Option<String>,
+    pub pip_timeout: u64,
+    pub step_timeout: u64,
+    /// The hpc-kernels binary copied into the containers (this one, normally).
+    pub binary: PathBuf,
+    /// Identifies this run's containers.
+    pub run_id: String,
+}
+
+/// What the harness tells the person watching.
+pub enum HarnessEvent {
+    Phase(String),
+    Image(images::ImageEvent),
+    Run(RunEvent),
+    Kept { partition: String, kernel: String, command: String },
+}
+
+struct Job {
+    partition: String,
+    kernel: String,
+    image: String,
+}
+
+pub fn validate(
+    spec_path: &Path,
+    spec: &Spec,
+    opts: &ValidateOptions,
+    on_event: &mut dyn FnMut(HarnessEvent),
+) -> Result<RunReport> {
+    let known = images::known_partitions();
+    for p in &opts.partitions {
+        if !known.contains(p) {
+            return Err(Error::usage(format!("--partition {p}: no emulated partition of that name"))
+                .with_hint(format!("emulated partitions: {}", known.join(", "))));
+        }
+    }
+    let kernels: Vec<String> = spec
+        .kernels
+        .keys()
+        .filter(|k| opts.kernels.is_empty() || opts.kernels.contains(k))
+        .cloned()
+        .collect();
+
+    on_event(HarnessEvent::Phase("building partition images".into()));
+    let build = BuildOptions {
+        partitions: opts.partitions.clone(),
+        releases: opts.release.iter().cloned().collect(),
+        base_image: opts.base_image.clone(),
+        cache_dir: opts.cache_dir.clone(),
+    };
+    let built = images::build(&build, &mut |e| on_event(HarnessEvent::Image(e)))?;
+
+    on_event(HarnessEvent::Phase("preparing the wheelhouse".into()));
+    let wheelhouse = Wheelhouse::prepare(spec, &opts.cache_dir, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
+
+    let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io("resolve", spec_path, e))?;
+    let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
+    let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+
+    let mut results: Vec<PartitionResult> = Vec::new();
+    let mut jobs = VecDeque::new();
+    for p in &opts.partitions {
+        let image = built.iter().find(|b| &b.partition == p).map(|b| b.tag.clone());
+        let mut pr = PartitionResult { partition: p.clone(), kernels: Vec::new(), error: None };
+        match (image, spec.modules_by_cluster.contains_key(p)) {
+            (None, _) => pr.error = Some(format!("no image was built for partition {p}")),
+            (Some(_), false) => {
+                pr.kernels = kernels
+                    .iter()
+                    .map(|k| not_run(spec, k, format!("the spec's modules_by_cluster has no entry for {p}")))
+                    .collect();
+            }
+            (Some(image), true) => {
+                for k in &kernels {
+                    jobs.push_back(Job { partition: p.clone(), kernel: k.clone(), image: image.clone() });
+                }
+            }
+        }
+        results.push(pr);
+    }
+
+    on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
+    let ctx = Arc::new(RunContext {
+        opts: opts.clone(),
+        wheelhouse_dir: wheelhouse.dir.clone(),
+        spec_dir,
+        spec_name,
+    });
+    let queue = Arc::new(Mutex::new(jobs));
+    let (tx, rx) = mpsc::channel::<Message>();
+    let workers: Vec<_> = (0..opts.jobs.max(1))
+        .map(|_| {
+            let (queue, tx, ctx) = (queue.clone(), tx.clone(), ctx.clone());
+            std::thread::spawn(move || loop {
+                let job = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(job) = job else { break };
+                let result = ctx.run_job(&job, &tx);
+                let _ = tx.send(Message::Done(job.partition, result));
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut done: Vec<(String, KernelResult)> = Vec::new();
+    for msg in rx {
+        match msg {
+            Message::Event(e) => on_event(HarnessEvent::Run(e)),
+            Message::Kept { partition, kernel, command } => on_event(HarnessEvent::Kept { partition, kernel, command }),
+            Message::Done(partition, result) => done.push((partition, result)),
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    // Report in spec order, whatever order the jobs finished in.
+    for pr in results.iter_mut() {
+        for k in &kernels {
+            if let Some(i) = done.iter().position(|(p, r)| p == &pr.partition && &r.kernel == k) {
+                pr.kernels.push(done.swap_remove(i).1);
+            }
+        }
+    }
+
+    let mut notes = vec![format!(
+        "pip indexes mapped to the harness wheelhouse ({}); containers ran without network",
+        Wheelhouse::container_index_url()
+    )];
+    let emulated: Vec<String> = wheelhouse.emulated().iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+    if !emulated.is_empty() {
+        notes.push(format!("emulated wheels (import-only stand-ins): {}", emulated.join(", ")));
+    }
+    if let Some(r) = &opts.release {
+        notes.push(format!("sticky default release of the images: release/{r}"));
+    }
+    Ok(RunReport {
+        tool_version: crate::VERSION.to_string(),
+        spec_file: spec_path.display().to_string(),
+        spec_sha256: spec.source_sha256.clone(),
+        partitions: results,
+        notes,
+    })
+}
+
+enum Message {
+    Event(RunEvent),
+    Kept { partition: String, kernel: String, command: String },
+    Done(String, KernelResult),
+}
+
+struct RunContext {
+    opts: ValidateOptions,
+    wheelhouse_dir: PathBuf,
+    spec_dir: PathBuf,
+    spec_name: String,
+}
+
+impl RunContext {
+    fn run_job(&self, job: &Job, tx: &mpsc::Sender<Message>) -> KernelResult {
+        let identity = images::identity(&job.partition);
+        let fqdn = identity.map(|i| i.fqdn).unwrap_or_else(|| format!("login1.{}.hpc.tu-dresden.de", job.partition));
+        let spec = ContainerSpec {
+            image: job.image.clone(),
+            fqdn,
+            mounts: vec![
+                (self.opts.binary.clone(), BIN_IN_CONTAINER.to_string()),
+                (self.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
+                (self.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
+            ],
+            labels: vec![
+                (RUN_LABEL.to_string(), self.opts.run_id.clone()),
+                ("org.hpc-kernels.partition".to_string(), job.partition.clone()),
+                ("org.hpc-kernels.kernel".to_string(), job.kernel.clone()),
+            ],
+        };
+        let mut container = match Container::start(&spec) {
+            Ok(c) => c,
+            Err(e) => return harness_error(&job.kernel, format!("{}: {}", e.message, source_text(&e))),
+        };
+        let index = Wheelhouse::container_index_url();
+        let argv: Vec<String> = [
+            BIN_IN_CONTAINER,
+            "install",
+            &format!("{SPEC_DIR_IN_CONTAINER}/{}", self.spec_name),
+            "--kernel",
+            &job.kernel,
+            "--jsonl",
+            "--index-url",
+            index,
+            "--index-map",
+            &format!("*={index}"),
+            "--launch-python",
+            SERVER_PYTHON,
+            "--pip-timeout",
+            &self.opts.pip_timeout.to_string(),
+            "--step-timeout",
+            &self.opts.step_timeout.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut report: Option<RunReport> = None;
+        let exec = container.exec(&argv, &mut |line| {
+            if let Ok(e) = serde_json::from_str::<RunEvent>(line) {
+                let _ = tx.send(Message::Event(e));
+            } else if let Ok(r) = serde_json::from_str::<RunReport>(line) {
+                report = Some(r);
+            }
+        });
+        let result = match (exec, report) {
+            (_, Some(r)) => r.partitions.into_iter().next().and_then(|p| p.kernels.into_iter().next()),
+            (Ok(out), None) => {
+                return self.finish(container, job, tx, harness_error(&job.kernel, format!(
+                    "hpc-kernels install in the container exited {} without a result: {}",
+                    out.code,
+                    out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+                )))
+            }
+            (Err(e), None) => return self.finish(container, job, tx, harness_error(&job.kernel, e.message)),
+        };
+        let result = result.unwrap_or_else(|| harness_error(&job.kernel, "the install result names no kernel".into()));
+        self.finish(container, job, tx, result)
+    }
+
+    fn finish(&self, mut container: Container, job: &Job, tx: &mpsc::Sender<Message>, result: KernelResult) -> KernelResult {
+        if self.opts.keep && !result.passed() {
+            let command = container.keep();
+            let _ = tx.send(Message::Kept { partition: job.partition.clone(), kernel: job.kernel.clone(), command });
+        }
+        result
+    }
+}
+
+fn source_text(e: &Error) -> String {
+    std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// A kernel the harness could not run: one `harness` stage with an error.
+fn harness_error(kernel: &str, message: String) -> KernelResult {
+    KernelResult {
+        kernel: kernel.to_string(),
+        display_name: kernel.to_string(),
+        steps: vec![StepResult {
+            stage: "harness".into(),
+            outcome: Outcome::Error { message },
+            seconds: 0.0,
+            command: None,
+            log: String::new(),
+        }],
+        kernelspec_dir: None,
+        venv: None,
+        modules: Vec::new(),
+        kernelspec: None,
+    }
+}
+
+fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
+    KernelResult {
+        kernel: kernel.to_string(),
+        display_name: spec.kernels.get(kernel).map(|k| k.display_name.clone()).unwrap_or_default(),
+        steps: vec![StepResult {
+            stage: "modules".into(),
+            outcome: Outcome::Skipped { reason },
+            seconds: 0.0,
+            command: None,
+            log: String::new(),
+        }],
+        kernelspec_dir: None,
+        venv: None,
+        modules: Vec::new(),
+        kernelspec: None,
+    }
+}
