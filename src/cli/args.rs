@@ -27,6 +27,51 @@ pub enum Command {
     Plan(PlanArgs),
     /// Install the spec's kernels on this host (an Lmod login node).
     Install(InstallArgs),
+    /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
+    List(ListArgs),
+    /// Start installed kernels through jupyter_client and run their check_libs imports.
+    Check(CheckArgs),
+    /// Remove a kernel we installed (kernelspec and venv).
+    Remove(RemoveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KernelsDirArgs {
+    /// Kernels under PREFIX/share/jupyter/kernels instead of the user's Jupyter data dir.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub dir: KernelsDirArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Kernels to check; default: every kernel hpc-kernels installed.
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub dir: KernelsDirArgs,
+    /// Python with jupyter_client to start kernels with; default: each kernel's venv.
+    #[arg(long, value_name = "PYTHON")]
+    pub launch_python: Option<PathBuf>,
+    /// Seconds to wait for a kernel to answer.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub dir: KernelsDirArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 /// Where things go and which kernels: shared by `plan` and `install`.

@@ -3,6 +3,7 @@
 
 mod args;
 mod install;
+mod manage;
 mod output;
 mod plan;
 mod progress;
@@ -40,5 +41,8 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
+        Command::List(a) => manage::list(&a),
+        Command::Check(a) => manage::check(&a),
+        Command::Remove(a) => manage::remove(&a),
     }
 }

@@ -77,6 +77,7 @@ struct KernelRun<'a> {
     modulepath: String,
     loaded: Vec<String>,
     staged: Option<PathBuf>,
+    check_libs: Vec<String>,
     result: KernelResult,
 }
 
@@ -91,6 +92,14 @@ impl<'a> KernelRun<'a> {
             modulepath: String::new(),
             loaded: Vec::new(),
             staged: None,
+            check_libs: kp
+                .steps
+                .iter()
+                .filter_map(|s| match &s.action {
+                    Action::CheckImport { module } => Some(module.clone()),
+                    _ => None,
+                })
+                .collect(),
             result: KernelResult {
                 kernel: kp.kernel.clone(),
                 display_name: kp.display_name.clone(),
@@ -246,6 +255,7 @@ impl<'a> KernelRun<'a> {
                 argv_prefix: &self.kp.argv_prefix,
             },
             loaded_modules: &self.loaded,
+            check_libs: &self.check_libs,
         });
         let staged = kernelspec::stage(&self.plan.kernels_dir, name, &files, &self.kp.venv)
             .map_err(|e| format!("cannot write the kernelspec into {}: {e}", kernelspec::staging_root(&self.plan.kernels_dir).display()))?;

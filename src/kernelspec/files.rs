@@ -142,3 +142,26 @@ pub fn installed(kernels_dir: &Path) -> Vec<InstalledKernel> {
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
+
+/// Problems visible without starting the kernel: missing launcher, venv or Lmod.
+pub fn health(k: &InstalledKernel) -> Vec<String> {
+    let mut problems = Vec::new();
+    let launcher = k.dir.join(LAUNCHER);
+    match fs::metadata(&launcher) {
+        Ok(m) if m.permissions().mode() & 0o111 != 0 => {}
+        Ok(_) => problems.push(format!("{} is not executable", launcher.display())),
+        Err(_) => problems.push(format!("{} is missing", launcher.display())),
+    }
+    if let Some(venv) = k.venv() {
+        if !venv.join("bin/python").exists() {
+            problems.push(format!("venv {} is missing", venv.display()));
+        }
+    }
+    let init = k.provenance.as_ref().and_then(|p| p.get("lmod_init")).and_then(Value::as_str);
+    if let Some(init) = init {
+        if !Path::new(init).is_file() {
+            problems.push(format!("Lmod init {init} is missing"));
+        }
+    }
+    problems
+}

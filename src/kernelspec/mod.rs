@@ -6,7 +6,7 @@ pub mod launcher;
 
 use serde_json::json;
 
-pub use files::{commit, discard, installed, stage, staging_root, InstalledKernel};
+pub use files::{commit, discard, health, installed, stage, staging_root, InstalledKernel};
 
 use crate::report::KernelspecFiles;
 
@@ -24,6 +24,8 @@ pub struct KernelspecInput<'a> {
     pub launcher: launcher::LauncherInput<'a>,
     /// `module -t list` at install time, for provenance.
     pub loaded_modules: &'a [String],
+    /// Imports `hpc-kernels check` runs in the started kernel.
+    pub check_libs: &'a [String],
 }
 
 /// Renders `kernel.json` and the launcher. Pure.
@@ -47,6 +49,7 @@ pub fn render(i: &KernelspecInput) -> KernelspecFiles {
                 "lmod_init": i.launcher.lmod_init,
                 "modulepath": i.launcher.modulepath,
                 "argv_prefix": i.launcher.argv_prefix,
+                "check_libs": i.check_libs,
             }
         }
     });

@@ -23,6 +23,7 @@ fn files(display: &str, prefix: &[String]) -> KernelspecFiles {
             argv_prefix: prefix,
         },
         loaded_modules: &mods,
+        check_libs: &["torch".to_string()],
     })
 }
 
