@@ -27,6 +27,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Install the spec's kernels on this host (an Lmod login node).
     Install(InstallArgs),
+    /// Validate every kernel × partition in emulated partitions (Docker): install,
+    /// check_libs, test_script and a real kernel launch; matrix, JUnit, snapshots.
+    Validate(ValidateArgs),
     /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
     List(ListArgs),
     /// Start installed kernels through jupyter_client and run their check_libs imports.
@@ -149,4 +152,49 @@ pub struct InstallArgs {
     /// Install the kernelspec without starting it first (not recommended).
     #[arg(long)]
     pub no_launch_check: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The kernel spec (JSON).
+    pub spec: PathBuf,
+    /// Partitions to validate on (comma-separated or repeated); default: all emulated ones.
+    #[arg(long = "partition", short, value_delimiter = ',', value_name = "P")]
+    pub partitions: Vec<String>,
+    /// Only these kernels (repeatable); default: all.
+    #[arg(long = "kernel", short = 'k', value_name = "KERNEL")]
+    pub kernels: Vec<String>,
+    /// Sticky default release of the partition images, e.g. 24.04 (default 23.10).
+    #[arg(long, value_name = "R")]
+    pub release: Option<String>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Compare the generated kernelspecs with the snapshots in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// Write new or changed snapshots instead of failing on them.
+    #[arg(long, requires = "snapshots")]
+    pub accept: bool,
+    /// Print the results as JSON instead of the matrix.
+    #[arg(long)]
+    pub json: bool,
+    /// Installs running at once; default: the number of CPUs.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Leave failed containers running and print how to enter them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Base the images on this Debian/Ubuntu image instead of a bootstrapped rootfs.
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
+    /// Cache for the rootfs and wheels; default: $HPC_KERNELS_CACHE or ~/.cache/hpc-kernels.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Timeout for each pip group inside the containers, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub pip_timeout: u64,
+    /// Timeout for every other step inside the containers, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub step_timeout: u64,
 }

@@ -1,0 +1,85 @@
+//! `hpc-kernels validate`: the kernel × partition matrix in emulated partitions.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::harness::validate::{self, HarnessEvent, ValidateOptions};
+use crate::harness::{self, images};
+use crate::report::{self, snapshot};
+use crate::spec;
+use crate::ExitCode;
+
+use super::args::ValidateArgs;
+use super::progress::Progress;
+
+pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
+    let (spec, warnings) = spec::load(&a.spec)?;
+    if !warnings.is_empty() {
+        let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), color);
+    }
+    for k in &a.kernels {
+        if !spec.kernels.contains_key(k) {
+            return Err(Error::usage(format!("--kernel {k}: {} has no kernel named \"{k}\"", a.spec.display()))
+                .with_hint(format!("kernels: {}", spec.kernels.keys().cloned().collect::<Vec<_>>().join(", "))));
+        }
+    }
+    let binary = std::env::current_exe().map_err(|e| Error::environment("cannot find the hpc-kernels binary").with_source(e))?;
+    let run_id = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    let opts = ValidateOptions {
+        partitions: if a.partitions.is_empty() { images::known_partitions() } else { a.partitions.clone() },
+        kernels: a.kernels.clone(),
+        release: a.release.clone(),
+        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1),
+        keep: a.keep,
+        cache_dir: a.cache_dir.clone().unwrap_or_else(images::default_cache_dir),
+        base_image: a.base_image.clone(),
+        pip_timeout: a.pip_timeout,
+        step_timeout: a.step_timeout,
+        binary,
+        run_id: run_id.clone(),
+    };
+    harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
+
+    let mut progress = Progress::new();
+    let mut kept = Vec::new();
+    let report = validate::validate(&a.spec, &spec, &opts, &mut |e| match e {
+        HarnessEvent::Phase(p) => progress.println(&format!("· {p}")),
+        HarnessEvent::Image(e) => progress.println(&format!("· {e}")),
+        HarnessEvent::Run(e) => progress.event(&e),
+        HarnessEvent::Kept { partition, kernel, command } => kept.push(format!("{partition}/{kernel}: {command}")),
+    })?;
+
+    let mut failed = !report.all_passed();
+    if let Some(path) = &a.junit {
+        write_file(path, |w| report::write_junit(&report, w))?;
+    }
+    let mut out = std::io::stdout().lock();
+    let io = |e| Error::environment("cannot write to stdout").with_source(e);
+    if a.json {
+        report::write_json(&report, &mut out).map_err(io)?;
+    } else {
+        report::write_matrix(&report, &mut out, report::MatrixStyle { color, unicode: true }).map_err(io)?;
+    }
+    if let Some(dir) = &a.snapshots {
+        let results = snapshot::check_snapshots(&report, &snapshot::SnapshotOptions { dir: dir.clone(), accept: a.accept, workspace: None })?;
+        let mut err = std::io::stderr().lock();
+        snapshot::write_diffs(&results, &mut err, color).map_err(io)?;
+        failed |= results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. }));
+    }
+    for line in &kept {
+        let _ = writeln!(out, "kept failed container {line}");
+    }
+    if let Some(path) = &a.junit {
+        let _ = writeln!(out, "JUnit written to {}", path.display());
+    }
+    Ok(if failed { ExitCode::CheckFailed } else { ExitCode::Success })
+}
+
+fn write_file(path: &PathBuf, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut buf = Vec::new();
+    write(&mut buf).map_err(|e| Error::environment("cannot render the report").with_source(e))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &buf).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+}
