@@ -41,6 +41,7 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
+        Command::Validate(_) => Err(crate::error::Error::internal("validate: the harness is being assembled")),
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),
         Command::Remove(a) => manage::remove(&a),
