@@ -1,10 +1,22 @@
 //! Results model and its views: terminal matrix, JUnit XML, JSON, snapshots.
 
+mod json;
+mod junit;
+mod matrix;
 mod model;
+mod redact;
+pub mod snapshot;
+mod summary;
+mod text;
 
+pub use json::{read_json, read_json_file, write_json};
+pub use junit::{write_junit, write_junit_at};
+pub use matrix::{write_matrix, MatrixStyle};
 pub use model::{
     KernelResult, KernelspecFiles, Outcome, PartitionResult, RunEvent, RunReport, StepResult,
 };
-
-mod interim_summary;
-pub use interim_summary::write_install_summary;
+pub use snapshot::{
+    check_snapshots, normalise, write_diffs, write_diffs_with, SnapshotOptions, SnapshotResult,
+    SnapshotStatus,
+};
+pub use summary::write_install_summary;
