@@ -1,15 +1,21 @@
-//! One throw-away container per kernel × partition: started detached with no
-//! network, labelled, removed when dropped unless kept for a person to enter.
+//! One throw-away container per kernel × partition, through testcontainers:
+//! no network, the partition's FQDN, labelled, read-only mounts, removed on
+//! drop (also on panic) unless kept for a person to enter.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::process::Stdio;
+
+use testcontainers::core::{AccessMode, ExecCommand, Host, Mount};
+use testcontainers::runners::SyncRunner;
+use testcontainers::{Container as TcContainer, GenericImage, ImageExt};
 
 use super::docker::{self, LABEL};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct ContainerSpec {
+    /// `repository:tag` of a local image.
     pub image: String,
     /// Fully qualified host name, e.g. `login1.alpha.hpc.tu-dresden.de`.
     pub fqdn: String,
@@ -20,89 +26,82 @@ pub struct ContainerSpec {
 }
 
 pub struct Container {
+    inner: Option<TcContainer<GenericImage>>,
     pub id: String,
-    keep: bool,
 }
 
 #[derive(Debug)]
 pub struct ExecOutput {
-    pub code: i32,
-    pub stderr: String,
+    pub code: i64,
+}
+
+fn tc_error(step: String) -> impl FnOnce(testcontainers::TestcontainersError) -> Error {
+    move |e| {
+        Error::environment(step)
+            .with_source(e)
+            .with_hint("check that the Docker daemon is running (`docker info`) and the image exists (`hpc-kernels images list`)")
+    }
 }
 
 impl Container {
     pub fn start(spec: &ContainerSpec) -> Result<Container> {
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--detach".into(),
-            "--network".into(),
-            "none".into(),
-            "--hostname".into(),
-            spec.fqdn.clone(),
-            // Nothing resolves the FQDN without a network; /etc/hosts does.
-            "--add-host".into(),
-            format!("{}:127.0.1.1", spec.fqdn),
-            "--label".into(),
-            format!("{LABEL}=true"),
-        ];
+        let (repo, tag) = spec.image.rsplit_once(':').unwrap_or((spec.image.as_str(), "latest"));
+        let mut request = GenericImage::new(repo, tag)
+            .with_cmd(["sleep", "infinity"])
+            .with_hostname(spec.fqdn.clone())
+            .with_network("none")
+            // Nothing resolves the FQDN without a network; /etc/hosts does, so `hostname -d` works.
+            .with_host(spec.fqdn.clone(), Host::Addr(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1))))
+            .with_label(LABEL, "true");
         for (k, v) in &spec.labels {
-            args.push("--label".into());
-            args.push(format!("{k}={v}"));
+            request = request.with_label(k.clone(), v.clone());
         }
         for (host, inside) in &spec.mounts {
-            args.push("--mount".into());
-            args.push(format!("type=bind,source={},target={inside},readonly", host.display()));
+            request = request.with_mount(
+                Mount::bind_mount(host.to_string_lossy().into_owned(), inside.clone()).with_access_mode(AccessMode::ReadOnly),
+            );
         }
-        args.extend([spec.image.clone(), "sleep".into(), "infinity".into()]);
-        let id = docker::output(&format!("start a container of {}", spec.image), &args)?.trim().to_string();
-        Ok(Container { id, keep: false })
+        let inner = request.start().map_err(tc_error(format!("start a container of {}", spec.image)))?;
+        let id = inner.id().to_string();
+        Ok(Container { inner: Some(inner), id })
     }
 
-    /// Runs `argv` in the container as a login-less bash would; calls `on_line`
-    /// for every stdout line as it arrives. stderr is collected.
+    /// Runs `argv` in the container with stderr merged into stdout; calls
+    /// `on_line` for every line as it arrives.
     pub fn exec(&self, argv: &[String], on_line: &mut dyn FnMut(&str)) -> Result<ExecOutput> {
-        let mut args = vec!["exec".to_string(), self.id.clone()];
-        args.extend(argv.iter().cloned());
-        let step = format!("docker exec in {}", short(&self.id));
-        let mut child = docker::command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::environment(format!("{step}: cannot run docker")).with_source(e))?;
-        let mut stderr = child.stderr.take();
-        let err_thread = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(e) = stderr.as_mut() {
-                let _ = e.read_to_string(&mut s);
-            }
-            s
-        });
-        if let Some(out) = child.stdout.take() {
-            for line in BufReader::new(out).lines().map_while(std::result::Result::ok) {
-                on_line(&line);
+        let Some(inner) = &self.inner else { return Err(Error::internal("container already released")) };
+        let mut wrapped = vec!["/bin/bash".to_string(), "-c".into(), "exec \"$@\" 2>&1".into(), "exec".into()];
+        wrapped.extend(argv.iter().cloned());
+        let step = format!("exec in container {}", short(&self.id));
+        let mut result = inner.exec(ExecCommand::new(wrapped)).map_err(tc_error(step.clone()))?;
+        {
+            let mut stdout = result.stdout();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match stdout.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => on_line(line.trim_end_matches('\n')),
+                }
             }
         }
-        let status = child.wait().map_err(|e| Error::environment(format!("{step}: wait failed")).with_source(e))?;
-        let stderr = err_thread.join().unwrap_or_default();
-        Ok(ExecOutput { code: status.code().unwrap_or(-1), stderr })
+        // The stream ends just before Docker records the exit code.
+        for _ in 0..100 {
+            if let Some(code) = result.exit_code().map_err(tc_error(step.clone()))? {
+                return Ok(ExecOutput { code });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(Error::environment(format!("{step}: Docker reported no exit code")))
     }
 
-    /// Leaves the container running after drop; returns the command to enter it.
+    /// Leaves the container running after this process; returns the command to enter it.
     pub fn keep(&mut self) -> String {
-        self.keep = true;
-        format!("docker exec -it {} bash -l", short(&self.id))
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = docker::command(["rm", "--force", "--volumes", self.id.as_str()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        if let Some(inner) = self.inner.take() {
+            // testcontainers removes containers on drop; a kept one must outlive us.
+            std::mem::forget(inner);
         }
+        format!("docker exec -it {} bash -l", short(&self.id))
     }
 }
 

@@ -230,11 +230,15 @@ impl RunContext {
         .map(|s| s.to_string())
         .collect();
         let mut report: Option<RunReport> = None;
+        let mut other = String::new();
         let exec = container.exec(&argv, &mut |line| {
             if let Ok(e) = serde_json::from_str::<RunEvent>(line) {
                 let _ = tx.send(Message::Event(e));
             } else if let Ok(r) = serde_json::from_str::<RunReport>(line) {
                 report = Some(r);
+            } else {
+                other.push_str(line);
+                other.push('\n');
             }
         });
         let result = match (exec, report) {
@@ -243,7 +247,7 @@ impl RunContext {
                 return self.finish(container, job, tx, harness_error(&job.kernel, format!(
                     "hpc-kernels install in the container exited {} without a result: {}",
                     out.code,
-                    out.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+                    other.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
                 )))
             }
             (Err(e), None) => return self.finish(container, job, tx, harness_error(&job.kernel, e.message)),
