@@ -27,6 +27,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Install the spec's kernels on this host (an Lmod login node).
     Install(InstallArgs),
+    /// Check a spec and report every problem with its JSON path.
+    Lint(super::lint::LintArgs),
 }
 
 /// Where things go and which kernels: shared by `plan` and `install`.

@@ -3,6 +3,7 @@
 
 mod args;
 mod install;
+mod lint;
 mod output;
 mod plan;
 mod progress;
@@ -40,5 +41,6 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
+        Command::Lint(a) => lint::run(&a.spec, a.json, &mut std::io::stdout().lock(), color),
     }
 }
