@@ -23,6 +23,8 @@ pub enum ColorChoice {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Check a spec and report every problem with its JSON path.
+    Lint(super::lint::LintArgs),
     /// Show the exact steps `install` would run on a partition.
     Plan(PlanArgs),
     /// Install the spec's kernels on this host (an Lmod login node).

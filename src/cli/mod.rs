@@ -4,6 +4,7 @@
 mod args;
 mod install;
 mod manage;
+mod lint;
 mod output;
 mod plan;
 mod progress;
@@ -45,5 +46,6 @@ fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),
         Command::Remove(a) => manage::remove(&a),
+        Command::Lint(a) => lint::run(&a.spec, a.json, &mut std::io::stdout().lock(), color),
     }
 }
