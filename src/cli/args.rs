@@ -32,6 +32,9 @@ pub enum Command {
     /// Validate every kernel × partition in emulated partitions (Docker): install,
     /// check_libs, test_script and a real kernel launch; matrix, JUnit, snapshots.
     Validate(ValidateArgs),
+    /// Build, list and enter the emulated partition images.
+    #[command(subcommand)]
+    Images(super::images::ImagesCommand),
     /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
     List(ListArgs),
     /// Start installed kernels through jupyter_client and run their check_libs imports.

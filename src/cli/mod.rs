@@ -2,12 +2,14 @@
 //! Nothing here decides what to install or how; see `plan`, `exec`, `harness`.
 
 mod args;
+mod images;
 mod install;
 mod manage;
 mod lint;
 mod output;
 mod plan;
 mod progress;
+mod validate;
 
 use clap::Parser;
 
@@ -30,7 +32,7 @@ pub fn main() -> i32 {
     };
     let color = output::use_color(cli.color);
     match run(cli, color) {
-        Ok(code) => code.code(),
+        Ok(code) => code,
         Err(e) => {
             output::print_error(&e, color);
             e.exit_code().code()
@@ -38,14 +40,17 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli, color: bool) -> Result<ExitCode> {
-    match cli.command {
+fn run(cli: Cli, color: bool) -> Result<i32> {
+    let code: ExitCode = match cli.command {
+        // `images shell -- CMD` returns the command's own exit status.
+        Command::Images(cmd) => return images::run_status(cmd, &mut std::io::stdout().lock()),
+        Command::Lint(a) => lint::run(&a.spec, a.json, &mut std::io::stdout().lock(), color),
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
-        Command::Validate(_) => Err(crate::error::Error::internal("validate: the harness is being assembled")),
+        Command::Validate(a) => validate::run(&a, color),
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),
         Command::Remove(a) => manage::remove(&a),
-        Command::Lint(a) => lint::run(&a.spec, a.json, &mut std::io::stdout().lock(), color),
-    }
+    }?;
+    Ok(code.code())
 }

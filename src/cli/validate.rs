@@ -45,7 +45,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     let mut kept = Vec::new();
     let report = validate::validate(&a.spec, &spec, &opts, &mut |e| match e {
         HarnessEvent::Phase(p) => progress.println(&format!("· {p}")),
-        HarnessEvent::Image(e) => progress.println(&format!("· {e}")),
+        HarnessEvent::Image(e) => progress.println(&image_line(&e)),
         HarnessEvent::Run(e) => progress.event(&e),
         HarnessEvent::Kept { partition, kernel, command } => kept.push(format!("{partition}/{kernel}: {command}")),
     })?;
@@ -82,4 +82,12 @@ fn write_file(path: &PathBuf, write: impl FnOnce(&mut dyn Write) -> std::io::Res
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &buf).map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+}
+
+fn image_line(e: &images::ImageEvent) -> String {
+    match e {
+        images::ImageEvent::Started { step, detail } => format!("· image {step}: {detail}"),
+        images::ImageEvent::Finished { step, elapsed } => format!("· image {step}: built in {:.1}s", elapsed.as_secs_f64()),
+        images::ImageEvent::Cached { step, tag } => format!("· image {step}: cached ({tag})"),
+    }
 }

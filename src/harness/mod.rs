@@ -1,4 +1,8 @@
 //! The container-backed validation harness: the only module that talks to Docker.
 
+pub mod container;
+pub mod docker;
 pub mod images;
+pub mod interrupt;
+pub mod validate;
 pub mod wheelhouse;

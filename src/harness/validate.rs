@@ -203,7 +203,7 @@ impl RunContext {
                 ("org.hpc-kernels.kernel".to_string(), job.kernel.clone()),
             ],
         };
-        let mut container = match Container::start(&spec) {
+        let container = match Container::start(&spec) {
             Ok(c) => c,
             Err(e) => return harness_error(&job.kernel, format!("{}: {}", e.message, source_text(&e))),
         };
