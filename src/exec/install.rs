@@ -184,7 +184,6 @@ impl<'a> KernelRun<'a> {
     }
 
     fn load_modules(&mut self, modules: &[String], log: &mut LogSink) -> Result<Outcome, String> {
-        writeln!(log, "$ module purge && module load {}", modules.join(" ")).ok();
         let loaded = lmod::load(&self.opts.lmod_init, modules, &self.opts.base_env, self.opts.timeouts.modules, log)
             .map_err(|e| format!("cannot start bash for Lmod: {e}"))?;
         if let Some(outcome) = failure("module load", &loaded.finished, self.opts.timeouts.modules) {
@@ -311,11 +310,21 @@ pub(crate) fn failure(what: &str, f: &process::Finished, timeout: Duration) -> O
     match f.code {
         Some(0) => None,
         code => {
-            let last = f.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let summary = lmod_error(&f.output);
+            let last = summary.as_deref().unwrap_or_else(|| f.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim());
             let status = code.map_or("was killed".to_string(), |c| format!("exited with status {c}"));
             Some(Outcome::Failed { message: format!("{what} {status}: {last}") })
         }
     }
+}
+
+/// Lmod's own error, in one line: the text after "Lmod has detected the
+/// following error:" up to the next blank line.
+fn lmod_error(output: &str) -> Option<String> {
+    let start = output.find("Lmod has detected the following error:")?;
+    let rest = &output[start + "Lmod has detected the following error:".len()..];
+    let text: Vec<&str> = rest.lines().map(str::trim).skip_while(|l| l.is_empty()).take_while(|l| !l.is_empty()).collect();
+    (!text.is_empty()).then(|| text.join(" "))
 }
 
 fn base_modulepath(output: &str) -> String {
@@ -372,6 +381,19 @@ mod tests {
         }
         let t = process::Finished { code: None, timed_out: true, output: String::new(), elapsed: Duration::ZERO };
         assert!(matches!(failure("pip install", &t, Duration::from_secs(5)), Some(Outcome::TimedOut { after_secs: 5, .. })));
+    }
+
+    #[test]
+    fn lmod_errors_are_summarised_in_lmods_words() {
+        let out = "Lmod has detected the following error: These module(s) or extension(s) exist\nbut cannot be loaded as requested: \"PyTorch/1.13.1\"\n   Try: \"module spider PyTorch/1.13.1\" to see how to load the module(s).\n\n\n";
+        let f = process::Finished { code: Some(1), timed_out: false, output: out.into(), elapsed: Duration::ZERO };
+        match failure("module load", &f, Duration::from_secs(5)) {
+            Some(Outcome::Failed { message }) => assert_eq!(
+                message,
+                "module load exited with status 1: These module(s) or extension(s) exist but cannot be loaded as requested: \"PyTorch/1.13.1\" Try: \"module spider PyTorch/1.13.1\" to see how to load the module(s)."
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
