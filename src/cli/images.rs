@@ -99,7 +99,7 @@ pub fn run_status(cmd: ImagesCommand, out: &mut dyn Write) -> Result<i32> {
                 writeln!(out, "{text}").map_err(write_error)?;
                 return Ok(0);
             }
-            writeln!(out, "{:<40} {:<9} {:<8} {:<12} {:>9}", "TAG", "KIND", "RELEASE", "HASH", "SIZE").map_err(write_error)?;
+            writeln!(out, "{:<40} {:<9} {:<8} {:<12} {:>9}", "TAG", "PARTITION", "RELEASE", "HASH", "SIZE").map_err(write_error)?;
             for i in &infos {
                 let hash = i.content_hash.as_deref().map(|h| h.get(..12).unwrap_or(h)).unwrap_or("-");
                 writeln!(
