@@ -270,3 +270,18 @@ fn missing_docker_is_an_environment_error(#[case] var: &str, #[case] value: &str
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(message) && stderr.contains("hint:"), "{stderr}");
 }
+
+#[test]
+fn cli_shell_runs_one_command_and_returns_its_status() {
+    if !docker_available() {
+        return;
+    }
+    built();
+    let out = Command::new(env!("CARGO_BIN_EXE_hpc-kernels"))
+        .args(["images", "shell", "alpha", "--", "bash", "-c", "module -t list 2>&1; hostname -d; exit 7"])
+        .output()
+        .expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "release/23.10\nalpha.hpc.tu-dresden.de\n");
+}

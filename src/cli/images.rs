@@ -61,8 +61,8 @@ pub enum ImagesCommand {
 }
 
 /// Runs an images subcommand; results go to `out`, progress to stderr.
-/// `shell` returns the shell's own exit status through `Ok(Err(code))`-free means:
-/// see [`run_status`].
+/// A non-zero status of `shell`'s command maps to `CheckFailed`; callers that
+/// want the command's own status use [`run_status`].
 pub fn run(cmd: ImagesCommand, out: &mut dyn Write) -> Result<ExitCode> {
     run_status(cmd, out).map(|status| if status == 0 { ExitCode::Success } else { ExitCode::CheckFailed })
 }
