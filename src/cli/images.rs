@@ -61,8 +61,8 @@ pub enum ImagesCommand {
 }
 
 /// Runs an images subcommand; results go to `out`, progress to stderr.
-/// `shell` returns the shell's own exit status through `Ok(Err(code))`-free means:
-/// see [`run_status`].
+/// A non-zero status of `shell`'s command maps to `CheckFailed`; callers that
+/// want the command's own status use [`run_status`].
 pub fn run(cmd: ImagesCommand, out: &mut dyn Write) -> Result<ExitCode> {
     run_status(cmd, out).map(|status| if status == 0 { ExitCode::Success } else { ExitCode::CheckFailed })
 }
@@ -99,7 +99,7 @@ pub fn run_status(cmd: ImagesCommand, out: &mut dyn Write) -> Result<i32> {
                 writeln!(out, "{text}").map_err(write_error)?;
                 return Ok(0);
             }
-            writeln!(out, "{:<40} {:<9} {:<8} {:<12} {:>9}", "TAG", "KIND", "RELEASE", "HASH", "SIZE").map_err(write_error)?;
+            writeln!(out, "{:<40} {:<9} {:<8} {:<12} {:>9}", "TAG", "PARTITION", "RELEASE", "HASH", "SIZE").map_err(write_error)?;
             for i in &infos {
                 let hash = i.content_hash.as_deref().map(|h| h.get(..12).unwrap_or(h)).unwrap_or("-");
                 writeln!(

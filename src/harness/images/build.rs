@@ -208,6 +208,7 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
     for file in &files {
         write_layer_file(&root, file)?;
     }
+    open_directories(&root)?;
     let dockerfile = recipe::partition_dockerfile(base_tag, &partition, &release, &hash);
     write_file(&context.path().join("Dockerfile"), &dockerfile, false)?;
     let count = files.len();
@@ -215,6 +216,20 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
         docker_build(&tag, context.path(), &format!("image {partition} {release}"))
     })?;
     Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false })
+}
+
+/// COPY carries directory modes into the image: make them 0755 whatever the umask.
+fn open_directories(root: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.map_err(|e| {
+            Error::internal(format!("cannot walk the build context {}", root.display())).with_source(e).with_hint("check free space and permissions of TMPDIR")
+        })?;
+        if entry.file_type().is_dir() {
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io("set permissions of", entry.path(), e))?;
+        }
+    }
+    Ok(())
 }
 
 fn docker_build(tag: &str, context: &Path, what: &str) -> Result<()> {

@@ -20,6 +20,12 @@ use std::time::Duration;
 
 pub use build::build;
 pub use inspect::{list, shell};
+
+/// `docker run` arguments (before the image) for a non-interactive container of
+/// `partition`: no network, the partition's FQDN as host name, resolvable, labelled.
+pub fn shell_run_args(partition: &str) -> crate::error::Result<Vec<String>> {
+    inspect::run_args(partition, false, false)
+}
 pub use recipe::DEFAULT_RELEASE;
 
 /// Site domain whose first label names the partition (same value as `crate::partition::SITE_DOMAIN` on main).
