@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, Result};
 use crate::harness::images::{self, import, BuildOptions, ImageEvent};
 
 #[derive(Debug, Subcommand)]
@@ -60,14 +60,7 @@ pub enum ImagesCommand {
     },
 }
 
-/// Runs an images subcommand; results go to `out`, progress to stderr.
-/// A non-zero status of `shell`'s command maps to `CheckFailed`; callers that
-/// want the command's own status use [`run_status`].
-pub fn run(cmd: ImagesCommand, out: &mut dyn Write) -> Result<ExitCode> {
-    run_status(cmd, out).map(|status| if status == 0 { ExitCode::Success } else { ExitCode::CheckFailed })
-}
-
-/// Like [`run`] but returns the raw process status (for `shell`, the command's own).
+/// Runs an images command; returns the process exit status (for `shell`, the command's own).
 pub fn run_status(cmd: ImagesCommand, out: &mut dyn Write) -> Result<i32> {
     match cmd {
         ImagesCommand::Build { partitions, releases, base_image, cache_dir, json } => {

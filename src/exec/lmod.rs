@@ -58,10 +58,10 @@ shift 3
 # shellcheck source=/dev/null
 source "$init" || { echo "cannot source Lmod init $init" >&2; exit 3; }
 module purge || exit 1
+echo "MODULEPATH=${MODULEPATH:-}"
 if [ "$#" -gt 0 ]; then
   module load "$@" || exit 1
 fi
-echo "MODULEPATH=${MODULEPATH:-}"
 module -t list 2> "$list_out"
 cat "$list_out"
 env -0 > "$env_out"

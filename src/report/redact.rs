@@ -174,9 +174,13 @@ fn replace_tool_version(text: &str) -> String {
         out.push_str(&rest[..at + needle.len()]);
         let after = &rest[at + needle.len()..];
         let body = after.strip_prefix('v').unwrap_or(after);
-        let len = body
+        let mut len = body
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')))
             .unwrap_or(body.len());
+        // A sentence may end right after the version.
+        while len > 0 && body[..len].ends_with('.') {
+            len -= 1;
+        }
         if body.starts_with(|c: char| c.is_ascii_digit()) {
             out.push_str("<version>");
             rest = &body[len..];
@@ -237,6 +241,7 @@ mod tests {
     #[case("not a date 2024-05-01", "not a date 2024-05-01")]
     #[case("# hpc-kernels 0.1.0-rc.1 wrote this", "# hpc-kernels <version> wrote this")]
     #[case("hpc-kernels v2.0.0", "hpc-kernels <version>")]
+    #[case("by hpc-kernels 0.1.0. Reinstall", "by hpc-kernels <version>. Reinstall")]
     #[case("hpc-kernels install", "hpc-kernels install")]
     fn text_redactions(#[case] input: &str, #[case] expected: &str) {
         assert_eq!(redact_text(input, Some("/ws/alpha/share/k/"), Some("/ws")), expected);

@@ -28,8 +28,7 @@ pub fn shell_run_args(partition: &str) -> crate::error::Result<Vec<String>> {
 }
 pub use recipe::DEFAULT_RELEASE;
 
-/// Site domain whose first label names the partition (same value as `crate::partition::SITE_DOMAIN` on main).
-pub const SITE_DOMAIN: &str = "hpc.tu-dresden.de";
+use crate::partition::SITE_DOMAIN;
 
 /// What to build. Empty `partitions` = all known; empty `releases` = the default release.
 #[derive(Clone, Debug)]
