@@ -67,11 +67,12 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         snapshot::write_diffs(&results, &mut err, color).map_err(io)?;
         failed |= results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. }));
     }
+    // stdout carries only the matrix or the JSON; the rest is for the person.
     for line in &kept {
-        let _ = writeln!(out, "kept failed container {line}");
+        progress.println(&format!("kept failed container {line}"));
     }
     if let Some(path) = &a.junit {
-        let _ = writeln!(out, "JUnit written to {}", path.display());
+        progress.println(&format!("JUnit written to {}", path.display()));
     }
     Ok(if failed { ExitCode::CheckFailed } else { ExitCode::Success })
 }

@@ -164,3 +164,23 @@ impl Site {
     }
 }
 
+
+/// Container tests run wherever Docker answers; in CI a missing Docker is a
+/// failure, on a developer machine a loud skip.
+pub fn require_docker() -> bool {
+    let ok = Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+    if ok {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "Docker is required in CI: `docker info` failed");
+    eprintln!("\n*** SKIP: Docker is not reachable (`docker info` failed); container tests did NOT run ***\n");
+    false
+}
+
+/// Runs `python3 -c CODE ARGS…`; panics with its output when it fails.
+pub fn python(code: &str, args: &[&str]) -> String {
+    let out = Command::new("python3").arg("-c").arg(code).args(args).output().expect("python3 runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "python3 failed: {text}");
+    text
+}

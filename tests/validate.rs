@@ -1,0 +1,154 @@
+//! The main job, for real: the example specs on the three emulated
+//! partitions, in containers, with JUnit and kernelspec snapshots.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use predicates::prelude::*;
+
+/// `(partition, kernel) → first failing stage or "passed"`, from `validate --json`.
+fn cells(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in report["partitions"].as_array().unwrap() {
+        for k in p["kernels"].as_array().unwrap() {
+            let steps = k["steps"].as_array().unwrap();
+            let first_bad = steps.iter().find(|s| !matches!(s["status"].as_str(), Some("passed") | Some("skipped")));
+            let cell = first_bad.map(|s| s["stage"].as_str().unwrap().to_string()).unwrap_or_else(|| "passed".into());
+            out.push((p["partition"].as_str().unwrap().to_string(), k["kernel"].as_str().unwrap().to_string(), cell));
+        }
+    }
+    out
+}
+
+fn cell(p: &str, k: &str, c: &str) -> (String, String, String) {
+    (p.into(), k.into(), c.into())
+}
+
+#[test]
+fn example_spec_matrix_junit_and_snapshots() {
+    if !require_docker() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("results.xml");
+    let assert = bin()
+        .args(["validate", "--json", "--junit"])
+        .arg(&junit)
+        .arg("--snapshots")
+        .arg(fixture("snapshots/example"))
+        .arg(fixture("specs/example.json"))
+        .timeout(std::time::Duration::from_secs(1800))
+        .assert()
+        .code(1);
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let mut got = cells(&report);
+    got.sort();
+    let mut want = vec![
+        cell("alpha", "pytorch", "passed"),
+        cell("alpha", "tensorflow", "passed"),
+        // release/23.10 alone does not expose PyTorch or TensorFlow on barnard.
+        cell("barnard", "pytorch", "modules"),
+        cell("barnard", "tensorflow", "modules"),
+        cell("romeo", "pytorch", "passed"),
+        // No CUDA build of TensorFlow on romeo.
+        cell("romeo", "tensorflow", "modules"),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{stderr}");
+
+    // The barnard failure is Lmod's own, with the hierarchy hint.
+    let barnard = &report["partitions"][1];
+    assert_eq!(barnard["partition"], "barnard");
+    let pytorch = barnard["kernels"].as_array().unwrap().iter().find(|k| k["kernel"] == "pytorch").unwrap();
+    assert!(pytorch["steps"][0]["message"].as_str().unwrap().contains("cannot be loaded as requested"), "{}", pytorch["steps"][0]);
+
+    // Every alpha kernel really started in Jupyter with its modules loaded.
+    for k in report["partitions"][0]["kernels"].as_array().unwrap() {
+        let launch = k["steps"].as_array().unwrap().iter().find(|s| s["stage"] == "launch").unwrap();
+        assert_eq!(launch["status"], "passed", "{launch}");
+        assert!(k["modules"].as_array().unwrap().iter().any(|m| m == "OpenMPI/4.1.4"));
+    }
+
+    // Snapshots of the committed example match: no diff was printed.
+    assert!(!stderr.contains("--- stored") && !stderr.contains("snapshot changed"), "{stderr}");
+
+    // JUnit: valid against the common schema, and a real consumer agrees with the matrix.
+    let xsd = fixture("junit-10.xsd");
+    let lint = std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(&xsd).arg(&junit).output().expect("xmllint (libxml2-utils) is installed");
+    assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
+    let counts = python(
+        r#"
+import sys
+from junitparser import JUnitXml, Failure, Error, Skipped
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    cases = list(suite)
+    f = sum(1 for c in cases for r in c.result if isinstance(r, Failure))
+    e = sum(1 for c in cases for r in c.result if isinstance(r, Error))
+    s = sum(1 for c in cases for r in c.result if isinstance(r, Skipped))
+    names = [(c.classname, c.name) for c in cases]
+    assert len(names) == len(set(names)), "duplicate case names"
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (len(cases), f, e, s), suite.name
+    print(suite.name, len(cases), f, e, s)
+"#,
+        &[junit.to_str().unwrap()],
+    );
+    let lines: Vec<&str> = counts.lines().collect();
+    assert_eq!(lines.len(), 3, "{counts}");
+    assert!(lines[0].starts_with("alpha ") && lines[0].ends_with(" 0 0 0"), "{counts}");
+    assert!(lines[1].starts_with("barnard ") && lines[1].contains(" 2 0 "), "{counts}");
+}
+
+#[test]
+fn corrected_example_passes_everywhere_and_a_changed_spec_shows_a_diff() {
+    if !require_docker() {
+        return;
+    }
+    bin()
+        .args(["validate", "--snapshots"])
+        .arg(fixture("snapshots/example-fixed"))
+        .arg(fixture("specs/example-fixed.json"))
+        .timeout(std::time::Duration::from_secs(1800))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kernels: 6 passed, 0 failed, 0 skipped"));
+
+    // A spec change (a display name) changes the generated kernel.json: diff, exit 1.
+    let work = tempfile::tempdir().unwrap();
+    let spec_text = std::fs::read_to_string(fixture("specs/example-fixed.json")).unwrap();
+    let changed = work.path().join("example-fixed.json");
+    std::fs::write(&changed, spec_text.replace("PyTorch (Machine Learning)", "PyTorch 1.13 (ML)")).unwrap();
+    let snapshots = work.path().join("snapshots");
+    copy_dir(&fixture("snapshots/example-fixed"), &snapshots);
+    let run = |accept: bool| {
+        let mut cmd = bin();
+        cmd.args(["validate", "--color", "never", "--partition", "alpha", "--kernel", "pytorch", "--snapshots"]).arg(&snapshots).arg(&changed);
+        if accept {
+            cmd.arg("--accept");
+        }
+        cmd.timeout(std::time::Duration::from_secs(900)).assert()
+    };
+    run(false)
+        .code(1)
+        .stderr(predicate::str::contains("-  \"display_name\": \"PyTorch (Machine Learning)\"").and(predicate::str::contains("+  \"display_name\": \"PyTorch 1.13 (ML)\"")));
+    // Nothing is written unless asked.
+    assert!(std::fs::read_to_string(snapshots.join("alpha/pytorch/kernel.json")).unwrap().contains("PyTorch (Machine Learning)"));
+    run(true).success();
+    assert!(std::fs::read_to_string(snapshots.join("alpha/pytorch/kernel.json")).unwrap().contains("PyTorch 1.13 (ML)"));
+    run(false).success();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
