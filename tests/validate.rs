@@ -31,6 +31,7 @@ fn example_spec_matrix_junit_and_snapshots() {
     if !require_docker() {
         return;
     }
+    let _serial = container_test_lock();
     let out = tempfile::tempdir().unwrap();
     let junit = out.path().join("results.xml");
     let assert = bin()
@@ -107,6 +108,7 @@ fn corrected_example_passes_everywhere_and_a_changed_spec_shows_a_diff() {
     if !require_docker() {
         return;
     }
+    let _serial = container_test_lock();
     bin()
         .args(["validate", "--snapshots"])
         .arg(fixture("snapshots/example-fixed"))

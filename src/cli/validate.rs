@@ -48,7 +48,9 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         HarnessEvent::Image(e) => progress.println(&image_line(&e)),
         HarnessEvent::Run(e) => progress.event(&e),
         HarnessEvent::Kept { partition, kernel, command } => kept.push(format!("{partition}/{kernel}: {command}")),
-    })?;
+    });
+    harness::interrupt::wait_if_interrupted();
+    let report = report?;
 
     let mut failed = !report.all_passed();
     if let Some(path) = &a.junit {

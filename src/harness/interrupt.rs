@@ -1,8 +1,24 @@
 //! Ctrl-C during a validate run: remove this run's containers, then exit 130.
 
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::docker;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True once a signal arrived: the run's results are void, and the cleanup
+/// thread will end the process. Callers must not report or exit themselves.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Blocks for ever if an interrupt is being handled (the handler exits).
+pub fn wait_if_interrupted() {
+    while interrupted() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
 
 /// Starts a thread that waits for SIGINT/SIGTERM/SIGHUP and cleans up.
 pub fn remove_containers_on_interrupt(label: &str, value: &str) {
@@ -11,6 +27,7 @@ pub fn remove_containers_on_interrupt(label: &str, value: &str) {
     let filter = format!("label={label}={value}");
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\ninterrupted: removing this run's containers…");
             if let Ok(out) = docker::command(["ps", "--all", "--quiet", "--filter", &filter]).stderr(Stdio::null()).output() {
                 let ids = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect::<Vec<_>>();

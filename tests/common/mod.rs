@@ -184,3 +184,15 @@ pub fn python(code: &str, args: &[&str]) -> String {
     assert!(out.status.success(), "python3 failed: {text}");
     text
 }
+
+/// Container tests that count containers must not overlap (also across test
+/// binaries under `cargo test`): one at a time, by a lock file.
+pub fn container_test_lock() -> nix::fcntl::Flock<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("hpc-kernels-container-tests.lock"))
+        .unwrap();
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap()
+}

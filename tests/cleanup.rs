@@ -1,0 +1,87 @@
+//! The harness leaves nothing behind: not after a run, not after Ctrl-C;
+//! only `--keep` keeps a failed container, and says how to enter it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LABEL: &str = "org.hpc-kernels.managed";
+
+fn listed(kind: &[&str]) -> BTreeSet<String> {
+    let out = Command::new("docker").args(kind).args(["--quiet", "--filter", &format!("label={LABEL}")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+}
+
+fn containers() -> BTreeSet<String> {
+    listed(&["ps", "--all"])
+}
+
+#[test]
+fn no_containers_networks_or_volumes_remain() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = container_test_lock();
+    let before = containers();
+    // A failing run (barnard cannot load PyTorch this way) and a passing one.
+    bin().args(["validate", "--partition", "barnard", "--kernel", "pytorch"]).arg(fixture("specs/example.json")).assert().code(1);
+    bin().args(["validate", "--partition", "alpha", "--kernel", "pytorch"]).arg(fixture("specs/example.json")).assert().success();
+    assert_eq!(containers(), before, "containers left behind");
+    assert!(listed(&["network", "ls"]).is_empty(), "networks left behind");
+    assert!(listed(&["volume", "ls"]).is_empty(), "volumes left behind");
+}
+
+#[test]
+fn ctrl_c_removes_the_runs_containers() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = container_test_lock();
+    let before = containers();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hpc-kernels"))
+        .args(["validate", "--partition", "alpha", "--kernel", "pytorch"])
+        .arg(fixture("specs/example-fixed.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while containers() == before {
+        assert!(Instant::now() < deadline, "no container was started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(containers(), before, "Ctrl-C left containers behind");
+}
+
+#[test]
+fn keep_leaves_a_failed_container_to_enter() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = container_test_lock();
+    let before = containers();
+    let out = bin()
+        .args(["validate", "--keep", "--partition", "barnard", "--kernel", "pytorch"])
+        .arg(fixture("specs/example.json"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let kept: Vec<String> = containers().difference(&before).cloned().collect();
+    assert_eq!(kept.len(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("docker exec -it {}", &kept[0][..12])), "{stderr}");
+    // The kept container is in the failed state: the module really is not loadable there.
+    let probe = Command::new("docker")
+        .args(["exec", &kept[0], "bash", "-lc", "module load release/23.10 PyTorch/1.13.1"])
+        .output()
+        .unwrap();
+    assert!(!probe.status.success());
+    Command::new("docker").args(["rm", "--force", &kept[0]]).output().unwrap();
+}
