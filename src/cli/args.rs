@@ -35,6 +35,8 @@ pub enum Command {
     /// Build, list and enter the emulated partition images.
     #[command(subcommand)]
     Images(super::images::ImagesCommand),
+    /// Reproduce one kernel's failure in its partition's image and keep the container.
+    Reproduce(ReproduceArgs),
     /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
     List(ListArgs),
     /// Start installed kernels through jupyter_client and run their check_libs imports.
@@ -202,4 +204,32 @@ pub struct ValidateArgs {
     /// Timeout for every other step inside the containers, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub step_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// The user's kernel spec (JSON).
+    #[arg(required_unless_present = "cleanup")]
+    pub spec: Option<PathBuf>,
+    /// Partition to reproduce on (default: from --from-log).
+    #[arg(long, short)]
+    pub partition: Option<String>,
+    /// Kernel to reproduce (default: from --from-log).
+    #[arg(long, short)]
+    pub kernel: Option<String>,
+    /// Sticky default release of the image, e.g. 24.04.
+    #[arg(long, value_name = "R")]
+    pub release: Option<String>,
+    /// The user's `install --json` (or --jsonl) output: compare its failing step.
+    #[arg(long, value_name = "FILE")]
+    pub from_log: Option<PathBuf>,
+    /// Where to write the replay script (default: reproduce-<partition>-<kernel>.sh).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Cache for the rootfs and wheels.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Remove every container kept by earlier `reproduce` runs.
+    #[arg(long, conflicts_with_all = ["partition", "kernel", "from_log"])]
+    pub cleanup: bool,
 }

@@ -9,6 +9,7 @@ mod lint;
 mod output;
 mod plan;
 mod progress;
+mod reproduce;
 mod validate;
 
 use clap::Parser;
@@ -48,6 +49,7 @@ fn run(cli: Cli, color: bool) -> Result<i32> {
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
         Command::Validate(a) => validate::run(&a, color),
+        Command::Reproduce(a) => reproduce::run(&a),
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),
         Command::Remove(a) => manage::remove(&a),

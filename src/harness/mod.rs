@@ -4,5 +4,6 @@ pub mod container;
 pub mod docker;
 pub mod images;
 pub mod interrupt;
+pub mod reproduce;
 pub mod validate;
 pub mod wheelhouse;

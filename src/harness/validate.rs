@@ -73,21 +73,8 @@ pub fn validate(
         .cloned()
         .collect();
 
-    on_event(HarnessEvent::Phase("building partition images".into()));
-    let build = BuildOptions {
-        partitions: opts.partitions.clone(),
-        releases: opts.release.iter().cloned().collect(),
-        base_image: opts.base_image.clone(),
-        cache_dir: opts.cache_dir.clone(),
-    };
-    let built = images::build(&build, &mut |e| on_event(HarnessEvent::Image(e)))?;
-
-    on_event(HarnessEvent::Phase("preparing the wheelhouse".into()));
-    let wheelhouse = Wheelhouse::prepare(spec, &opts.cache_dir, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
-
-    let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io("resolve", spec_path, e))?;
-    let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
-    let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let (built, wheelhouse) = prepare(spec, opts, on_event)?;
+    let mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
 
     let mut results: Vec<PartitionResult> = Vec::new();
     let mut jobs = VecDeque::new();
@@ -112,12 +99,7 @@ pub fn validate(
     }
 
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
-    let ctx = Arc::new(RunContext {
-        opts: opts.clone(),
-        wheelhouse_dir: wheelhouse.dir.clone(),
-        spec_dir,
-        spec_name,
-    });
+    let ctx = Arc::new(RunContext { opts: opts.clone(), mounts });
     let queue = Arc::new(Mutex::new(jobs));
     let (tx, rx) = mpsc::channel::<Message>();
     let workers: Vec<_> = (0..opts.jobs.max(1))
@@ -172,6 +154,25 @@ pub fn validate(
     })
 }
 
+/// Builds (or finds cached) the partition images and the wheelhouse.
+pub fn prepare(
+    spec: &Spec,
+    opts: &ValidateOptions,
+    on_event: &mut dyn FnMut(HarnessEvent),
+) -> Result<(Vec<images::BuiltImage>, Wheelhouse)> {
+    on_event(HarnessEvent::Phase("building partition images".into()));
+    let build = BuildOptions {
+        partitions: opts.partitions.clone(),
+        releases: opts.release.iter().cloned().collect(),
+        base_image: opts.base_image.clone(),
+        cache_dir: opts.cache_dir.clone(),
+    };
+    let built = images::build(&build, &mut |e| on_event(HarnessEvent::Image(e)))?;
+    on_event(HarnessEvent::Phase("preparing the wheelhouse".into()));
+    let wheelhouse = Wheelhouse::prepare(spec, &opts.cache_dir, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
+    Ok((built, wheelhouse))
+}
+
 enum Message {
     Event(RunEvent),
     Kept { partition: String, kernel: String, command: String },
@@ -180,89 +181,134 @@ enum Message {
 
 struct RunContext {
     opts: ValidateOptions,
-    wheelhouse_dir: PathBuf,
-    spec_dir: PathBuf,
-    spec_name: String,
+    mounts: Mounts,
 }
 
 impl RunContext {
     fn run_job(&self, job: &Job, tx: &mpsc::Sender<Message>) -> KernelResult {
-        let identity = images::identity(&job.partition);
-        let fqdn = identity.map(|i| i.fqdn).unwrap_or_else(|| format!("login1.{}.hpc.tu-dresden.de", job.partition));
-        let spec = ContainerSpec {
-            image: job.image.clone(),
-            fqdn,
-            mounts: vec![
-                (self.opts.binary.clone(), BIN_IN_CONTAINER.to_string()),
-                (self.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
-                (self.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
-            ],
-            labels: vec![
-                (RUN_LABEL.to_string(), self.opts.run_id.clone()),
-                ("org.hpc-kernels.partition".to_string(), job.partition.clone()),
-                ("org.hpc-kernels.kernel".to_string(), job.kernel.clone()),
-            ],
-        };
-        let container = match Container::start(&spec) {
-            Ok(c) => c,
-            Err(e) => return harness_error(&job.kernel, format!("{}: {}", e.message, source_text(&e))),
-        };
-        let index = Wheelhouse::container_index_url();
-        let argv: Vec<String> = [
-            BIN_IN_CONTAINER,
-            "install",
-            &format!("{SPEC_DIR_IN_CONTAINER}/{}", self.spec_name),
-            "--kernel",
-            &job.kernel,
-            "--jsonl",
-            "--index-url",
-            index,
-            "--index-map",
-            &format!("*={index}"),
-            "--launch-python",
-            SERVER_PYTHON,
-            "--pip-timeout",
-            &self.opts.pip_timeout.to_string(),
-            "--step-timeout",
-            &self.opts.step_timeout.to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut report: Option<RunReport> = None;
-        let mut other = String::new();
-        let exec = container.exec(&argv, &mut |line| {
-            if let Ok(e) = serde_json::from_str::<RunEvent>(line) {
-                let _ = tx.send(Message::Event(e));
-            } else if let Ok(r) = serde_json::from_str::<RunReport>(line) {
-                report = Some(r);
-            } else {
-                other.push_str(line);
-                other.push('\n');
-            }
+        let labels = vec![(RUN_LABEL.to_string(), self.opts.run_id.clone())];
+        let target = KernelTarget { partition: &job.partition, kernel: &job.kernel, image: &job.image };
+        let timeouts = (self.opts.pip_timeout, self.opts.step_timeout);
+        let (container, result) = run_kernel(&target, &self.mounts, timeouts, labels, &mut |e| {
+            let _ = tx.send(Message::Event(e));
         });
-        let result = match (exec, report) {
-            (_, Some(r)) => r.partitions.into_iter().next().and_then(|p| p.kernels.into_iter().next()),
-            (Ok(out), None) => {
-                return self.finish(container, job, tx, harness_error(&job.kernel, format!(
-                    "hpc-kernels install in the container exited {} without a result: {}",
-                    out.code,
-                    other.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
-                )))
-            }
-            (Err(e), None) => return self.finish(container, job, tx, harness_error(&job.kernel, e.message)),
-        };
-        let result = result.unwrap_or_else(|| harness_error(&job.kernel, "the install result names no kernel".into()));
-        self.finish(container, job, tx, result)
-    }
-
-    fn finish(&self, mut container: Container, job: &Job, tx: &mpsc::Sender<Message>, result: KernelResult) -> KernelResult {
-        if self.opts.keep && !result.passed() {
+        if let (Some(mut container), true) = (container, self.opts.keep && !result.passed()) {
             let command = container.keep();
             let _ = tx.send(Message::Kept { partition: job.partition.clone(), kernel: job.kernel.clone(), command });
         }
         result
     }
+}
+
+/// What every kernel container gets mounted, read-only.
+#[derive(Clone, Debug)]
+pub struct Mounts {
+    /// The hpc-kernels binary to run inside (this one, normally).
+    pub binary: PathBuf,
+    pub wheelhouse_dir: PathBuf,
+    /// The directory holding the spec, and the spec's file name.
+    pub spec_dir: PathBuf,
+    pub spec_name: String,
+}
+
+impl Mounts {
+    pub fn new(binary: PathBuf, wheelhouse_dir: PathBuf, spec_path: &Path) -> Result<Mounts> {
+        let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io("resolve", spec_path, e))?;
+        let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
+        let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name })
+    }
+}
+
+pub struct KernelTarget<'a> {
+    pub partition: &'a str,
+    pub kernel: &'a str,
+    /// Image tag of the partition.
+    pub image: &'a str,
+}
+
+/// Installs one kernel in a fresh container of its partition's image, with the
+/// same engine a user runs: `hpc-kernels install --kernel K`. Returns the
+/// container (still running, removed on drop) and the kernel's result.
+pub fn run_kernel(
+    target: &KernelTarget,
+    mounts: &Mounts,
+    (pip_timeout, step_timeout): (u64, u64),
+    labels: Vec<(String, String)>,
+    on_event: &mut dyn FnMut(RunEvent),
+) -> (Option<Container>, KernelResult) {
+    let fqdn = images::identity(target.partition)
+        .map(|i| i.fqdn)
+        .unwrap_or_else(|| format!("login1.{}.hpc.tu-dresden.de", target.partition));
+    let mut all_labels = labels;
+    all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
+    all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
+    let spec = ContainerSpec {
+        image: target.image.to_string(),
+        fqdn,
+        mounts: vec![
+            (mounts.binary.clone(), BIN_IN_CONTAINER.to_string()),
+            (mounts.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
+            (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
+        ],
+        labels: all_labels,
+    };
+    let container = match Container::start(&spec) {
+        Ok(c) => c,
+        Err(e) => return (None, harness_error(target.kernel, format!("{}: {}", e.message, source_text(&e)))),
+    };
+    let index = Wheelhouse::container_index_url();
+    let argv: Vec<String> = [
+        BIN_IN_CONTAINER,
+        "install",
+        &format!("{SPEC_DIR_IN_CONTAINER}/{}", mounts.spec_name),
+        "--kernel",
+        target.kernel,
+        "--jsonl",
+        "--index-url",
+        index,
+        "--index-map",
+        &format!("*={index}"),
+        "--launch-python",
+        SERVER_PYTHON,
+        "--pip-timeout",
+        &pip_timeout.to_string(),
+        "--step-timeout",
+        &step_timeout.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut report: Option<RunReport> = None;
+    let mut other = String::new();
+    let exec = container.exec(&argv, &mut |line| {
+        if let Ok(e) = serde_json::from_str::<RunEvent>(line) {
+            on_event(e);
+        } else if let Ok(r) = serde_json::from_str::<RunReport>(line) {
+            report = Some(r);
+        } else {
+            other.push_str(line);
+            other.push('\n');
+        }
+    });
+    let result = match (exec, report) {
+        (_, Some(r)) => r
+            .partitions
+            .into_iter()
+            .next()
+            .and_then(|p| p.kernels.into_iter().next())
+            .unwrap_or_else(|| harness_error(target.kernel, "the install result names no kernel".into())),
+        (Ok(out), None) => harness_error(
+            target.kernel,
+            format!(
+                "hpc-kernels install in the container exited {} without a result: {}",
+                out.code,
+                other.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+            ),
+        ),
+        (Err(e), None) => harness_error(target.kernel, e.message),
+    };
+    (Some(container), result)
 }
 
 fn source_text(e: &Error) -> String {

@@ -11,7 +11,9 @@ mod model;
 mod names;
 mod path;
 mod pip;
+mod release;
 mod render;
+mod write;
 
 use std::io::Read;
 use std::path::Path;
@@ -21,7 +23,9 @@ use sha2::Digest;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Kernel, PipGroup, Spec};
 pub use names::{is_valid_kernel_name, is_valid_module_name};
+pub use release::{with_release, Substitution};
 pub use render::{render_human, render_json};
+pub use write::to_json;
 
 use crate::error::{Error, Result};
 use json::Pos;

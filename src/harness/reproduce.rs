@@ -1,0 +1,149 @@
+//! Reproducing one kernel's failure in its partition's image: run the same
+//! install, stop at the failing step, keep the container in that state, and
+//! hand the person a shell and a replay script.
+
+use std::path::Path;
+
+use super::validate::{self, HarnessEvent, KernelTarget, Mounts, ValidateOptions};
+use super::{docker, images};
+use crate::error::{Error, Result};
+use crate::plan::{self, render, IndexMapping, PlanOptions};
+use crate::report::{KernelResult, RunEvent};
+use crate::spec::Spec;
+
+/// Label on containers `reproduce` keeps, so `reproduce --cleanup` finds them.
+pub const REPRODUCE_LABEL: &str = "org.hpc-kernels.reproduce";
+/// Inside the container: the shell setup and the replay script.
+const RC_FILE: &str = "/root/.hpc-kernels/reproduce.rc";
+const REPLAY_FILE: &str = "/root/.hpc-kernels/replay.sh";
+/// `install` inside the container uses root's defaults.
+const CONTAINER_WORKSPACE: &str = "/root/.local/share/hpc-kernels";
+const CONTAINER_KERNELS: &str = "/root/.local/share/jupyter/kernels";
+
+pub struct Reproduction {
+    pub result: KernelResult,
+    pub container_id: String,
+    /// `docker exec -it … bash --rcfile … -i`: a shell in the failing state.
+    pub shell_command: String,
+    /// Bash replay of every step that ran, in order.
+    pub replay_script: String,
+}
+
+pub fn reproduce(
+    spec_path: &Path,
+    spec: &Spec,
+    kernel: &str,
+    opts: &ValidateOptions,
+    on_event: &mut dyn FnMut(HarnessEvent),
+) -> Result<Reproduction> {
+    let partition = opts.partitions.first().cloned().ok_or_else(|| Error::usage("reproduce needs --partition"))?;
+    if !images::known_partitions().contains(&partition) {
+        return Err(Error::usage(format!("--partition {partition}: no emulated partition of that name"))
+            .with_hint(format!("emulated partitions: {}", images::known_partitions().join(", "))));
+    }
+    if !spec.modules_by_cluster.contains_key(&partition) {
+        return Err(Error::environment(format!("the spec's modules_by_cluster has no entry for {partition}"))
+            .with_hint("on the cluster this kernel could not be installed there either"));
+    }
+    let (built, wheelhouse) = validate::prepare(spec, opts, on_event)?;
+    let image = built
+        .iter()
+        .find(|b| b.partition == partition)
+        .map(|b| b.tag.clone())
+        .ok_or_else(|| Error::internal(format!("no image was built for {partition}")))?;
+    let mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let target = KernelTarget { partition: &partition, kernel, image: &image };
+    let labels = vec![(REPRODUCE_LABEL.to_string(), "true".to_string())];
+    let (container, result) =
+        validate::run_kernel(&target, &mounts, (opts.pip_timeout, opts.step_timeout), labels, &mut |e: RunEvent| on_event(HarnessEvent::Run(e)));
+    let Some(mut container) = container else {
+        let why = result.first_problem().map(|s| s.outcome.label().to_string()).unwrap_or_default();
+        return Err(Error::environment(format!("could not start a container of {image}: {why}")));
+    };
+
+    let kernel_plan = plan::plan(spec, &partition, &container_plan_options(kernel)).kernels.remove(0);
+    let replay_script = replay(&partition, spec, kernel, &result)?;
+    let rc = shell_rc(&kernel_plan.modules, &result, kernel);
+    let write = |path: &str, text: &str| {
+        let argv: Vec<String> = ["bash", "-c", "mkdir -p \"$(dirname \"$1\")\" && printf '%s' \"$2\" > \"$1\"", "write", path, text]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        container.exec(&argv, &mut |_| {})
+    };
+    write(RC_FILE, &rc)?;
+    write(REPLAY_FILE, &replay_script)?;
+    container.keep();
+    let container_id = container.id.clone();
+    Ok(Reproduction {
+        shell_command: format!("docker exec -it {} bash --rcfile {RC_FILE} -i", &container_id[..12.min(container_id.len())]),
+        container_id,
+        result,
+        replay_script,
+    })
+}
+
+fn container_plan_options(kernel: &str) -> PlanOptions {
+    let index = super::wheelhouse::Wheelhouse::container_index_url().to_string();
+    PlanOptions {
+        workspace: CONTAINER_WORKSPACE.into(),
+        kernels_dir: CONTAINER_KERNELS.into(),
+        only_kernels: vec![kernel.to_string()],
+        python: "python3".into(),
+        index: IndexMapping { default_index: Some(index.clone()), rules: vec![("*".into(), index)] },
+        argv_prefix: Vec::new(),
+    }
+}
+
+/// The plan's script, cut after the step that failed.
+fn replay(partition: &str, spec: &Spec, kernel: &str, result: &KernelResult) -> Result<String> {
+    let mut p = plan::plan(spec, partition, &container_plan_options(kernel));
+    // The container ran this same plan, so its steps and the results line up.
+    let keep = result.steps.iter().position(|s| s.outcome.is_problem()).map_or(result.steps.len(), |i| i + 1);
+    if let Some(kp) = p.kernels.first_mut() {
+        kp.steps.truncate(keep);
+    }
+    let mut out = Vec::new();
+    render::write_script(&p, &mut out).map_err(|e| Error::internal("cannot render the replay script").with_source(e))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A bash rc file: Lmod, the kernel's modules, its venv, and a banner.
+fn shell_rc(modules: &[String], result: &KernelResult, kernel: &str) -> String {
+    let quoted: Vec<String> = modules.iter().map(|m| render::quote(m)).collect();
+    let venv = result.venv.clone().unwrap_or_default();
+    let failed = result
+        .first_problem()
+        .map(|s| format!("{} {}", s.stage, s.outcome.label()))
+        .unwrap_or_else(|| "nothing failed".into());
+    format!(
+        r#"# hpc-kernels reproduce: the state of kernel {kernel} at its failing step
+[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc
+declare -F module >/dev/null || . /usr/share/lmod/lmod/init/bash
+module purge
+module load {mods} || echo "hpc-kernels: module load failed here too (the install's modules step)"
+if [ -x {venv}/bin/python ]; then . {venv}/bin/activate; fi
+cd {workspace} 2>/dev/null || true
+echo "hpc-kernels reproduce: kernel {kernel}: {failed}"
+echo "  modules: $(module -t list 2>&1 | tr '\n' ' ')"
+echo "  venv:    ${{VIRTUAL_ENV:-none}}"
+echo "  replay:  bash {replay}"
+"#,
+        mods = quoted.join(" "),
+        venv = render::quote(&venv),
+        workspace = CONTAINER_WORKSPACE,
+        replay = REPLAY_FILE,
+    )
+}
+
+/// Removes every container `reproduce` kept. Returns how many.
+pub fn cleanup() -> Result<usize> {
+    let ids = docker::output("list kept reproduce containers", ["ps", "--all", "--quiet", "--filter", &format!("label={REPRODUCE_LABEL}=true")])?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "--force", "--volumes"];
+        args.extend(ids.iter().copied());
+        docker::output("remove kept reproduce containers", args)?;
+    }
+    Ok(ids.len())
+}
