@@ -109,15 +109,15 @@ fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// Removes every container the harness created (by label), e.g. after an
-/// interrupted run. Returns how many were removed.
-pub fn remove_all_managed() -> Result<usize> {
-    let ids = docker::output("list managed containers", ["ps", "--all", "--quiet", "--filter", &format!("label={LABEL}")])?;
+/// Removes every container matching a label filter (`key` or `key=value`),
+/// e.g. after an interrupted run or for `reproduce --cleanup`. Returns how many.
+pub fn remove_labelled(filter: &str) -> Result<usize> {
+    let ids = docker::output("list containers", ["ps", "--all", "--quiet", "--filter", &format!("label={filter}")])?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
         let mut args = vec!["rm", "--force", "--volumes"];
         args.extend(ids.iter().copied());
-        docker::output("remove managed containers", args)?;
+        docker::output("remove containers", args)?;
     }
     Ok(ids.len())
 }

@@ -1,9 +1,7 @@
 //! Ctrl-C during a validate run: remove this run's containers, then exit 130.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::docker;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -24,17 +22,12 @@ pub fn wait_if_interrupted() {
 pub fn remove_containers_on_interrupt(label: &str, value: &str) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
-    let filter = format!("label={label}={value}");
+    let filter = format!("{label}={value}");
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\ninterrupted: removing this run's containers…");
-            if let Ok(out) = docker::command(["ps", "--all", "--quiet", "--filter", &filter]).stderr(Stdio::null()).output() {
-                let ids = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect::<Vec<_>>();
-                if !ids.is_empty() {
-                    let _ = docker::command(["rm", "--force", "--volumes"]).args(&ids).stdout(Stdio::null()).stderr(Stdio::null()).status();
-                }
-            }
+            let _ = super::container::remove_labelled(&filter);
             std::process::exit(128 + sig);
         }
     });

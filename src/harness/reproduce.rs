@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::validate::{self, HarnessEvent, KernelTarget, Mounts, ValidateOptions};
-use super::{docker, images};
+use super::images;
 use crate::error::{Error, Result};
 use crate::plan::{self, render, IndexMapping, PlanOptions};
 use crate::report::{KernelResult, RunEvent};
@@ -138,12 +138,5 @@ echo "  replay:  bash {replay}"
 
 /// Removes every container `reproduce` kept. Returns how many.
 pub fn cleanup() -> Result<usize> {
-    let ids = docker::output("list kept reproduce containers", ["ps", "--all", "--quiet", "--filter", &format!("label={REPRODUCE_LABEL}=true")])?;
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "--force", "--volumes"];
-        args.extend(ids.iter().copied());
-        docker::output("remove kept reproduce containers", args)?;
-    }
-    Ok(ids.len())
+    super::container::remove_labelled(&format!("{REPRODUCE_LABEL}=true"))
 }

@@ -317,34 +317,19 @@ fn source_text(e: &Error) -> String {
 
 /// A kernel the harness could not run: one `harness` stage with an error.
 fn harness_error(kernel: &str, message: String) -> KernelResult {
-    KernelResult {
-        kernel: kernel.to_string(),
-        display_name: kernel.to_string(),
-        steps: vec![StepResult {
-            stage: "harness".into(),
-            outcome: Outcome::Error { message },
-            seconds: 0.0,
-            command: None,
-            log: String::new(),
-        }],
-        kernelspec_dir: None,
-        venv: None,
-        modules: Vec::new(),
-        kernelspec: None,
-    }
+    single_stage(kernel, kernel.to_string(), "harness", Outcome::Error { message })
 }
 
 fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
+    let display = spec.kernels.get(kernel).map(|k| k.display_name.clone()).unwrap_or_default();
+    single_stage(kernel, display, "modules", Outcome::Skipped { reason })
+}
+
+fn single_stage(kernel: &str, display_name: String, stage: &str, outcome: Outcome) -> KernelResult {
     KernelResult {
         kernel: kernel.to_string(),
-        display_name: spec.kernels.get(kernel).map(|k| k.display_name.clone()).unwrap_or_default(),
-        steps: vec![StepResult {
-            stage: "modules".into(),
-            outcome: Outcome::Skipped { reason },
-            seconds: 0.0,
-            command: None,
-            log: String::new(),
-        }],
+        display_name,
+        steps: vec![StepResult { stage: stage.into(), outcome, seconds: 0.0, command: None, log: String::new() }],
         kernelspec_dir: None,
         venv: None,
         modules: Vec::new(),
