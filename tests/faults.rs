@@ -47,7 +47,7 @@ fn hanging_steps_time_out_and_the_other_kernels_go_on() {
     let spec = site.spec_with(&groups, kernels);
     let started = Instant::now();
     let out = site
-        .install_command(&spec, &["--json", "--timeout", "modules=4", "--timeout", "test_script=4", "--pip-timeout", "30"])
+        .install_command(&spec, &["--json", "--timeout", "modules=4", "--timeout", "test_script=4", "--pip-timeout", "60"])
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
