@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what hpc-kernels and its test suite need on a Debian host:
 # Lmod (host installs), mmdebstrap (partition images), shellcheck and xmllint
-# (launcher and JUnit checks), Python packages for the report tests.
+# (launcher and JUnit checks), chromium (HTML report check), Python packages
+# for the report tests.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 
-packages=(lmod mmdebstrap shellcheck libxml2-utils python3-venv ca-certificates)
+packages=(lmod mmdebstrap shellcheck libxml2-utils python3-venv ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,9 @@ pub enum Command {
     /// Build, list and enter the emulated partition images.
     #[command(subcommand)]
     Images(super::images::ImagesCommand),
+    /// Certify a module release: validate with the sticky release switched, write
+    /// JUnit, JSON, Markdown and HTML reports (and what changed since --against).
+    Certify(CertifyArgs),
     /// Reproduce one kernel's failure in its partition's image and keep the container.
     Reproduce(ReproduceArgs),
     /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
@@ -232,4 +235,31 @@ pub struct ReproduceArgs {
     /// Remove every container kept by earlier `reproduce` runs.
     #[arg(long, conflicts_with_all = ["partition", "kernel", "from_log"])]
     pub cleanup: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CertifyArgs {
+    /// The kernel spec (JSON); its release modules are switched to --release.
+    pub spec: PathBuf,
+    /// The release to certify, e.g. 24.04.
+    #[arg(long, value_name = "R")]
+    pub release: String,
+    /// Compare with this release, e.g. 23.10.
+    #[arg(long, value_name = "R")]
+    pub against: Option<String>,
+    /// Partitions (comma-separated or repeated); default: all emulated ones.
+    #[arg(long = "partition", short, value_delimiter = ',', value_name = "P")]
+    pub partitions: Vec<String>,
+    /// Only these kernels (repeatable).
+    #[arg(long = "kernel", short = 'k', value_name = "KERNEL")]
+    pub kernels: Vec<String>,
+    /// Directory for junit.xml, results.json, summary.md and report.html.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Installs running at once; default: the number of CPUs.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Cache for the rootfs and wheels.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }

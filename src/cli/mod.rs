@@ -2,6 +2,7 @@
 //! Nothing here decides what to install or how; see `plan`, `exec`, `harness`.
 
 mod args;
+mod certify;
 mod images;
 mod install;
 mod manage;
@@ -49,6 +50,7 @@ fn run(cli: Cli, color: bool) -> Result<i32> {
         Command::Plan(a) => plan::run(&a),
         Command::Install(a) => install::run(&a, color),
         Command::Validate(a) => validate::run(&a, color),
+        Command::Certify(a) => certify::run(&a, color),
         Command::Reproduce(a) => reproduce::run(&a),
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),

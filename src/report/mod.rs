@@ -1,7 +1,10 @@
 //! Results model and its views: terminal matrix, JUnit XML, JSON, snapshots.
 
+pub mod compare;
+mod html;
 mod json;
 mod junit;
+mod markdown;
 mod matrix;
 mod model;
 mod redact;
@@ -9,7 +12,10 @@ pub mod snapshot;
 mod summary;
 mod text;
 
+pub use compare::{compare, Comparison};
+pub use html::write_html;
 pub use json::{read_json, read_json_file, write_json};
+pub use markdown::write_markdown;
 pub use junit::{write_junit, write_junit_at};
 pub use matrix::{write_matrix, MatrixStyle};
 pub use model::{
