@@ -3,7 +3,7 @@
 # no rootfs or wheel cache) and warm (everything cached). Prints both.
 #   bench/validate.sh [SPEC]        default: fixtures/specs/example.json
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 3
 spec=${1:-fixtures/specs/example.json}
 cargo build --release --quiet || exit 3
 bin=target/release/hpc-kernels
