@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::model::{KernelResult, Outcome, PartitionResult, RunReport};
 use super::text::{
+    write_notes,
     one_line, outcome_message, outcome_verb, pad_painted, paint, tail_lines, verdict, width,
     write_indented, KernelVerdict, Tally, Tone,
 };
@@ -50,13 +51,7 @@ pub fn write_matrix(report: &RunReport, w: &mut dyn Write, style: MatrixStyle) -
     }
 
     write_problems(report, w, style.color)?;
-    if !report.notes.is_empty() {
-        writeln!(w)?;
-        writeln!(w, "notes:")?;
-        for note in &report.notes {
-            writeln!(w, "  - {}", one_line(note))?;
-        }
-    }
+    write_notes(report, w)?;
     writeln!(w)?;
     writeln!(w, "{}", summary_line(report))
 }

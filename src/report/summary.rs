@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::model::{KernelResult, RunReport};
 use super::text::{
+    write_notes,
     clean_line, one_line, outcome_message, outcome_verb, paint, tail_lines, verdict,
     write_indented, KernelVerdict, Tally, Tone,
 };
@@ -31,13 +32,7 @@ pub fn write_install_summary(report: &RunReport, w: &mut dyn Write, color: bool)
             write_kernel(w, kernel, &verdict, color)?;
         }
     }
-    if !report.notes.is_empty() {
-        writeln!(w)?;
-        writeln!(w, "notes:")?;
-        for note in &report.notes {
-            writeln!(w, "  - {}", one_line(note))?;
-        }
-    }
+    write_notes(report, w)?;
     writeln!(w)?;
     writeln!(w, "{}", tally.line_with_harness_errors(report))
 }

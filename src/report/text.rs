@@ -162,6 +162,18 @@ pub(crate) fn verdict(kernel: &KernelResult) -> KernelVerdict<'_> {
     }
 }
 
+/// The report's notes as an indented list, after a blank line.
+pub(crate) fn write_notes(report: &RunReport, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    if !report.notes.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "notes:")?;
+        for note in &report.notes {
+            writeln!(w, "  - {}", one_line(note))?;
+        }
+    }
+    Ok(())
+}
+
 /// Counts for the closing summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
