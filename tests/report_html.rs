@@ -7,6 +7,7 @@
 //! loudly on a developer machine and fails when `CI` is set. The rendered
 //! page and its screenshot are kept in `target/tmp/report_html/` to look at.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -105,7 +106,8 @@ fn html_report_renders_in_headless_chromium() {
 
     let Some(browser) = chromium() else {
         assert!(std::env::var_os("CI").is_none(), "Chromium is required in CI: install the Debian package `chromium`");
-        eprintln!("\n*** SKIP: no chromium; {} was NOT rendered in a browser ***\n", html.display());
+        // Written past libtest's output capture, so that the skip is seen.
+        let _ = writeln!(std::io::stderr(), "\n*** SKIP: no chromium; {} was NOT rendered in a browser ***\n", html.display());
         return;
     };
     let profile = tempfile::tempdir().expect("browser profile dir");
