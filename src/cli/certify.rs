@@ -2,7 +2,7 @@
 //! release switched, written out for a release announcement.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::harness::validate::{self, HarnessEvent, ValidateOptions};
@@ -12,19 +12,21 @@ use crate::spec::{self, Spec};
 use crate::ExitCode;
 
 use super::args::CertifyArgs;
+use super::common;
 use super::progress::Progress;
 
 pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
     let (spec, _warnings) = spec::load(&a.spec)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io("create the output directory", &a.out, e))?;
-    let binary = std::env::current_exe().map_err(|e| Error::environment("cannot find the hpc-kernels binary").with_source(e))?;
+    common::check_kernels(&spec, &a.spec, &a.kernels)?;
+    let binary = common::current_binary()?;
     let run_id = format!("certify-{}", std::process::id());
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
     let base = ValidateOptions {
         partitions: if a.partitions.is_empty() { images::known_partitions() } else { a.partitions.clone() },
         kernels: a.kernels.clone(),
         release: None,
-        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1),
+        jobs: common::jobs(a.jobs),
         keep: false,
         cache_dir: a.cache_dir.clone().unwrap_or_else(images::default_cache_dir),
         base_image: None,
@@ -44,13 +46,13 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|b| report::compare(b, &current, &format!("release/{}", a.against.as_deref().unwrap_or("")), &format!("release/{}", a.release)));
 
-    write_file(&a.out.join("junit.xml"), |w| report::write_junit(&current, w))?;
-    write_file(&a.out.join("results.json"), |w| report::write_json(&current, w))?;
+    common::write_report_file(&a.out.join("junit.xml"), |w| report::write_junit(&current, w))?;
+    common::write_report_file(&a.out.join("results.json"), |w| report::write_json(&current, w))?;
     if let (Some(b), Some(against)) = (&baseline, &a.against) {
-        write_file(&a.out.join(format!("results-{against}.json")), |w| report::write_json(b, w))?;
+        common::write_report_file(&a.out.join(format!("results-{against}.json")), |w| report::write_json(b, w))?;
     }
-    write_file(&a.out.join("summary.md"), |w| report::write_markdown(&current, &title, comparison.as_ref(), w))?;
-    write_file(&a.out.join("report.html"), |w| report::write_html(&current, &title, comparison.as_ref(), w))?;
+    common::write_report_file(&a.out.join("summary.md"), |w| report::write_markdown(&current, &title, comparison.as_ref(), w))?;
+    common::write_report_file(&a.out.join("report.html"), |w| report::write_html(&current, &title, comparison.as_ref(), w))?;
 
     let mut out = std::io::stdout().lock();
     let io = |e| Error::environment("cannot write to stdout").with_source(e);
@@ -90,10 +92,4 @@ fn certify_release(spec: &Spec, spec_path: &Path, release: &str, out: &Path, bas
         report.notes.push(format!("release substituted: {} {} → {}", s.path, s.from, s.to));
     }
     Ok(report)
-}
-
-fn write_file(path: &PathBuf, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let mut buf = Vec::new();
-    write(&mut buf).map_err(|e| Error::environment(format!("cannot render {}", path.display())).with_source(e))?;
-    std::fs::write(path, &buf).map_err(|e| Error::io("write", path, e))
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod certify;
+mod common;
 mod images;
 mod install;
 mod manage;

@@ -30,13 +30,7 @@ pub fn prepare(t: &TargetArgs, print_warnings: bool) -> Result<(Spec, Plan)> {
     if print_warnings && !warnings.is_empty() {
         let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), false);
     }
-    for k in &t.kernels {
-        if !spec.kernels.contains_key(k) {
-            let known = spec.kernels.keys().cloned().collect::<Vec<_>>().join(", ");
-            return Err(Error::usage(format!("--kernel {k}: {} has no kernel named \"{k}\"", t.spec.display()))
-                .with_hint(format!("kernels in this spec: {known}")));
-        }
-    }
+    super::common::check_kernels(&spec, &t.spec, &t.kernels)?;
     let domain = if t.partition.is_none() { crate::exec::host::domain() } else { None };
     let (partition, _) = partition::resolve(&spec, t.partition.as_deref(), domain.as_deref())?;
     let opts = plan_options(t)?;

@@ -11,6 +11,7 @@ use crate::spec;
 use crate::ExitCode;
 
 use super::args::ReproduceArgs;
+use super::common;
 use super::progress::Progress;
 
 pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
@@ -30,11 +31,8 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
     })?;
 
     let (spec, _warnings) = spec::load(spec_path)?;
-    if !spec.kernels.contains_key(&kernel) {
-        return Err(Error::usage(format!("{} has no kernel named \"{kernel}\"", spec_path.display()))
-            .with_hint(format!("kernels: {}", spec.kernels.keys().cloned().collect::<Vec<_>>().join(", "))));
-    }
-    let binary = std::env::current_exe().map_err(|e| Error::environment("cannot find the hpc-kernels binary").with_source(e))?;
+    common::check_kernels(&spec, spec_path, std::slice::from_ref(&kernel))?;
+    let binary = common::current_binary()?;
     let opts = ValidateOptions {
         partitions: vec![partition.clone()],
         kernels: vec![kernel.clone()],

@@ -1,7 +1,5 @@
 //! `hpc-kernels validate`: the kernel × partition matrix in emulated partitions.
 
-use std::io::Write;
-use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::harness::validate::{self, HarnessEvent, ValidateOptions};
@@ -11,6 +9,7 @@ use crate::spec;
 use crate::ExitCode;
 
 use super::args::ValidateArgs;
+use super::common;
 use super::progress::Progress;
 
 pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
@@ -18,19 +17,14 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     if !warnings.is_empty() {
         let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), color);
     }
-    for k in &a.kernels {
-        if !spec.kernels.contains_key(k) {
-            return Err(Error::usage(format!("--kernel {k}: {} has no kernel named \"{k}\"", a.spec.display()))
-                .with_hint(format!("kernels: {}", spec.kernels.keys().cloned().collect::<Vec<_>>().join(", "))));
-        }
-    }
-    let binary = std::env::current_exe().map_err(|e| Error::environment("cannot find the hpc-kernels binary").with_source(e))?;
+    common::check_kernels(&spec, &a.spec, &a.kernels)?;
+    let binary = common::current_binary()?;
     let run_id = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
     let opts = ValidateOptions {
         partitions: if a.partitions.is_empty() { images::known_partitions() } else { a.partitions.clone() },
         kernels: a.kernels.clone(),
         release: a.release.clone(),
-        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1),
+        jobs: common::jobs(a.jobs),
         keep: a.keep,
         cache_dir: a.cache_dir.clone().unwrap_or_else(images::default_cache_dir),
         base_image: a.base_image.clone(),
@@ -54,7 +48,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
 
     let mut failed = !report.all_passed();
     if let Some(path) = &a.junit {
-        write_file(path, |w| report::write_junit(&report, w))?;
+        common::write_report_file(path, |w| report::write_junit(&report, w))?;
     }
     let mut out = std::io::stdout().lock();
     let io = |e| Error::environment("cannot write to stdout").with_source(e);
@@ -77,14 +71,6 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         progress.println(&format!("JUnit written to {}", path.display()));
     }
     Ok(if failed { ExitCode::CheckFailed } else { ExitCode::Success })
-}
-
-fn write_file(path: &PathBuf, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let mut buf = Vec::new();
-    write(&mut buf).map_err(|e| Error::environment("cannot render the report").with_source(e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &buf).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
 }
 
 fn image_line(e: &images::ImageEvent) -> String {

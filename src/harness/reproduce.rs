@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use super::validate::{self, HarnessEvent, KernelTarget, Mounts, ValidateOptions};
-use super::images;
 use crate::error::{Error, Result};
 use crate::plan::{self, render, IndexMapping, PlanOptions};
 use crate::report::{KernelResult, RunEvent};
@@ -37,10 +36,7 @@ pub fn reproduce(
     on_event: &mut dyn FnMut(HarnessEvent),
 ) -> Result<Reproduction> {
     let partition = opts.partitions.first().cloned().ok_or_else(|| Error::usage("reproduce needs --partition"))?;
-    if !images::known_partitions().contains(&partition) {
-        return Err(Error::usage(format!("--partition {partition}: no emulated partition of that name"))
-            .with_hint(format!("emulated partitions: {}", images::known_partitions().join(", "))));
-    }
+    validate::check_partitions(std::slice::from_ref(&partition))?;
     if !spec.modules_by_cluster.contains_key(&partition) {
         return Err(Error::environment(format!("the spec's modules_by_cluster has no entry for {partition}"))
             .with_hint("on the cluster this kernel could not be installed there either"));

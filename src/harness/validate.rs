@@ -59,13 +59,7 @@ pub fn validate(
     opts: &ValidateOptions,
     on_event: &mut dyn FnMut(HarnessEvent),
 ) -> Result<RunReport> {
-    let known = images::known_partitions();
-    for p in &opts.partitions {
-        if !known.contains(p) {
-            return Err(Error::usage(format!("--partition {p}: no emulated partition of that name"))
-                .with_hint(format!("emulated partitions: {}", known.join(", "))));
-        }
-    }
+    check_partitions(&opts.partitions)?;
     let kernels: Vec<String> = spec
         .kernels
         .keys()
@@ -152,6 +146,16 @@ pub fn validate(
         partitions: results,
         notes,
     })
+}
+
+/// Every name must be an emulated partition.
+pub fn check_partitions(partitions: &[String]) -> Result<()> {
+    let known = images::known_partitions();
+    match partitions.iter().find(|p| !known.contains(p)) {
+        Some(p) => Err(Error::usage(format!("--partition {p}: no emulated partition of that name"))
+            .with_hint(format!("emulated partitions: {}", known.join(", ")))),
+        None => Ok(()),
+    }
 }
 
 /// Builds (or finds cached) the partition images and the wheelhouse.
