@@ -40,7 +40,7 @@ die() {{
 
 # The server's own Python and loader settings must not reach the kernel:
 # module loads prepend to these variables instead of replacing them.
-unset PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONUSERBASE LD_LIBRARY_PATH VIRTUAL_ENV
+unset {scrubbed}
 export MODULEPATH="${{MODULEPATH:-$INSTALL_MODULEPATH}}"
 
 set +u  # Lmod's shell functions read unset variables.
@@ -66,6 +66,7 @@ exec {prefix}"$VENV/bin/python" -m ipykernel_launcher "$@"
         init = quote(i.lmod_init),
         modulepath = quote(i.modulepath),
         venv = quote(i.venv),
+        scrubbed = crate::exec::lmod::SCRUBBED_VARS.join(" "),
     );
     s
 }
