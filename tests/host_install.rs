@@ -26,7 +26,7 @@ fn installed_kernel_starts_from_a_bare_server_with_its_modules() {
     let kj = site.kernel_json();
     assert_eq!(kj["argv"][0], "{resource_dir}/launch-kernel.sh");
     assert_eq!(kj["display_name"], "Demo \"kernel\"");
-    assert_eq!(kj["metadata"]["hpc_kernels"]["modules"], serde_json::json!(["release/23.10", "Demo/1.0"]));
+    assert_eq!(kj["metadata"]["hpc_kernels"]["partitions"]["testpart"]["modules"], serde_json::json!(["release/23.10", "Demo/1.0"]));
 
     let out = site.run_cell("import demo_pkg, os, sys; print('VERSION', demo_pkg.__version__); print('PREFIX', sys.prefix); print('LOADED', os.environ['LOADEDMODULES'])");
     assert!(out.contains("STATUS ok"), "{out}");

@@ -33,6 +33,7 @@ fn default_options() -> PlanOptions {
         python: "python3".into(),
         index: IndexMapping::default(),
         argv_prefix: Vec::new(),
+        kernelspec_per_partition: false,
     }
 }
 
@@ -46,6 +47,7 @@ fn mapped_options(spec: &Spec) -> PlanOptions {
             rules: vec![("*".into(), "http://mirror.invalid/simple/".into())],
         },
         argv_prefix: vec!["flux".into(), "start".into()],
+        kernelspec_per_partition: false,
         ..default_options()
     }
 }

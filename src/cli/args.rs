@@ -40,11 +40,11 @@ pub enum Command {
     Certify(CertifyArgs),
     /// Reproduce one kernel's failure in its partition's image and keep the container.
     Reproduce(ReproduceArgs),
-    /// List installed kernels: ours with partition, spec hash, modules, health; others as foreign.
+    /// List installed kernels: ours with every partition, spec hash, modules and health; others as foreign.
     List(ListArgs),
-    /// Start installed kernels through jupyter_client and run their check_libs imports.
+    /// Start installed kernels through jupyter_client, once per partition, and run their check_libs imports.
     Check(CheckArgs),
-    /// Remove a kernel we installed (kernelspec and venv).
+    /// Remove a kernel we installed, or one partition of it (kernelspec and venvs).
     Remove(RemoveArgs),
 }
 
@@ -69,6 +69,10 @@ pub struct CheckArgs {
     pub names: Vec<String>,
     #[command(flatten)]
     pub dir: KernelsDirArgs,
+    /// Only these partitions of each kernel (comma-separated or repeated);
+    /// default: every partition it is installed for.
+    #[arg(long = "partition", short, value_delimiter = ',', value_name = "P")]
+    pub partitions: Vec<String>,
     /// Python with jupyter_client to start kernels with; default: each kernel's venv.
     #[arg(long, value_name = "PYTHON")]
     pub launch_python: Option<PathBuf>,
@@ -82,6 +86,10 @@ pub struct RemoveArgs {
     pub name: String,
     #[command(flatten)]
     pub dir: KernelsDirArgs,
+    /// Remove only this partition (and its venv); the kernelspec goes with its
+    /// last partition. Default: every partition.
+    #[arg(long, short, value_name = "P")]
+    pub partition: Option<String>,
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub yes: bool,
@@ -120,6 +128,10 @@ pub struct TargetArgs {
     /// Command to put in front of the kernel's python, e.g. "flux start" or "srun".
     #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
     pub argv_prefix: Option<String>,
+    /// One kernelspec per partition (`KERNEL-PARTITION`, display name with the
+    /// partition) instead of one kernelspec shared by every partition.
+    #[arg(long)]
+    pub kernelspec_per_partition: bool,
 }
 
 #[derive(Args, Debug)]

@@ -23,6 +23,8 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         lmod_init,
         launch_python: args.launch_python.clone(),
         skip_launch_check: args.no_launch_check,
+        spec_file: std::path::absolute(&args.target.spec).unwrap_or_else(|_| args.target.spec.clone()).to_string_lossy().into_owned(),
+        install_command: super::plan::install_command(&args.target)?,
     };
     exec::signals::install_handlers();
     let mut progress = Progress::new();

@@ -2,7 +2,7 @@
 //! Kernels we did not install are shown as foreign and never touched.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
@@ -23,17 +23,8 @@ fn kernels_dir(a: &KernelsDirArgs) -> PathBuf {
     }
 }
 
-fn field(k: &InstalledKernel, key: &str) -> String {
-    k.provenance.as_ref().and_then(|p| p.get(key)).and_then(|v| v.as_str()).unwrap_or("").to_string()
-}
-
-fn modules(k: &InstalledKernel) -> Vec<String> {
-    k.provenance
-        .as_ref()
-        .and_then(|p| p.get("modules"))
-        .and_then(|m| m.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-        .unwrap_or_default()
+fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 pub fn list(a: &ListArgs) -> Result<ExitCode> {
@@ -45,11 +36,21 @@ pub fn list(a: &ListArgs) -> Result<ExitCode> {
         let rows: Vec<_> = kernels
             .iter()
             .map(|k| {
+                let partitions: Vec<_> = k
+                    .partitions()
+                    .map(|(p, e)| {
+                        json!({
+                            "partition": p, "spec_sha256": e.spec_sha256, "spec_file": e.spec_file,
+                            "installed_at": e.installed_at, "modules": e.modules, "venv": e.venv,
+                            "launcher": e.launcher, "problems": kernelspec::health(k, e),
+                        })
+                    })
+                    .collect();
                 json!({
                     "name": k.name, "dir": k.dir, "display_name": k.display_name, "ours": k.is_ours(),
-                    "partition": field(k, "partition"), "spec_sha256": field(k, "spec_sha256"),
-                    "modules": modules(k), "venv": field(k, "venv"),
-                    "problems": if k.is_ours() { kernelspec::health(k) } else { vec![] },
+                    "kernel": k.spec.as_ref().map(|s| s.kernel.clone()),
+                    "layout": k.spec.as_ref().map(|s| s.layout),
+                    "partitions": partitions,
                 })
             })
             .collect();
@@ -66,19 +67,12 @@ pub fn list(a: &ListArgs) -> Result<ExitCode> {
             writeln!(out, "  {:<20} foreign   {}", k.name, k.display_name).map_err(io)?;
             continue;
         }
-        let problems = kernelspec::health(k);
-        let health = if problems.is_empty() { "ok".to_string() } else { format!("BROKEN: {}", problems.join("; ")) };
-        let sha = field(k, "spec_sha256");
-        writeln!(
-            out,
-            "  {:<20} {:<9} spec {}  {}  [{}]  {health}",
-            k.name,
-            field(k, "partition"),
-            sha.get(..12).unwrap_or(&sha),
-            k.display_name,
-            modules(k).join(" ")
-        )
-        .map_err(io)?;
+        writeln!(out, "  {:<20} {}", k.name, k.display_name).map_err(io)?;
+        for (p, e) in k.partitions() {
+            let problems = kernelspec::health(k, e);
+            let health = if problems.is_empty() { "ok".to_string() } else { format!("BROKEN: {}", problems.join("; ")) };
+            writeln!(out, "    {:<18} spec {}  [{}]  {health}", p, short_sha(&e.spec_sha256), e.modules.join(" ")).map_err(io)?;
+        }
     }
     Ok(ExitCode::Success)
 }
@@ -91,35 +85,43 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
     } else {
         a.names.iter().map(|n| find_ours(&all, n, &dir)).collect::<Result<_>>()?
     };
+    for p in &a.partitions {
+        if !selected.iter().any(|k| k.partitions().any(|(q, _)| q == p)) {
+            let have: Vec<String> = selected.iter().flat_map(|k| k.partitions().map(|(q, _)| q.clone())).collect();
+            return Err(Error::usage(format!("--partition {p}: none of the selected kernels is installed for it"))
+                .with_hint(format!("installed partitions: {}", have.join(", "))));
+        }
+    }
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
     let mut failed = 0;
     for k in &selected {
-        let python = match (&a.launch_python, k.venv()) {
-            (Some(p), _) => p.clone(),
-            (None, Some(venv)) => venv.join("bin/python"),
-            (None, None) => PathBuf::from("python3"),
-        };
-        let imports: Vec<String> = k
-            .provenance
-            .as_ref()
-            .and_then(|p| p.get("check_libs"))
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        let mut log = Vec::new();
-        let outcome = launch::check(&python, &k.dir, &k.name, &imports, &home, Duration::from_secs(a.timeout), &mut log)
-            .unwrap_or_else(|e| Outcome::Error { message: format!("cannot run the check with {}: {e}", python.display()) });
-        match &outcome {
-            Outcome::Passed => println!("✔ {}: started, imported {} check_libs", k.name, imports.len()),
-            Outcome::Failed { message } | Outcome::TimedOut { message, .. } | Outcome::Error { message } => {
-                failed += 1;
-                println!("✘ {}: {message}", k.name);
-                let text = String::from_utf8_lossy(&log);
-                for line in text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
-                    println!("    {line}");
-                }
+        for (partition, entry) in k.partitions() {
+            if !a.partitions.is_empty() && !a.partitions.contains(partition) {
+                continue;
             }
-            Outcome::Skipped { reason } => println!("– {}: {reason}", k.name),
+            let python = match &a.launch_python {
+                Some(p) => p.clone(),
+                None if !entry.venv.is_empty() => PathBuf::from(&entry.venv).join("bin/python"),
+                None => PathBuf::from("python3"),
+            };
+            let imports = &entry.check_libs;
+            let mut log = Vec::new();
+            // An earlier version's kernelspec has no dispatcher to pass the partition to.
+            let target = launch::Target { dir: &k.dir, name: &k.name, partition: (!k.legacy).then_some(partition.as_str()) };
+            let outcome = launch::check(&python, &target, imports, &home, Duration::from_secs(a.timeout), &mut log)
+                .unwrap_or_else(|e| Outcome::Error { message: format!("cannot run the check with {}: {e}", python.display()) });
+            match &outcome {
+                Outcome::Passed => println!("✔ {} on {partition}: started, imported {} check_libs", k.name, imports.len()),
+                Outcome::Failed { message } | Outcome::TimedOut { message, .. } | Outcome::Error { message } => {
+                    failed += 1;
+                    println!("✘ {} on {partition}: {message}", k.name);
+                    let text = String::from_utf8_lossy(&log);
+                    for line in text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+                        println!("    {line}");
+                    }
+                }
+                Outcome::Skipped { reason } => println!("– {} on {partition}: {reason}", k.name),
+            }
         }
     }
     if selected.is_empty() {
@@ -128,7 +130,7 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::Success } else { ExitCode::CheckFailed })
 }
 
-fn find_ours<'a>(all: &'a [InstalledKernel], name: &str, dir: &std::path::Path) -> Result<&'a InstalledKernel> {
+fn find_ours<'a>(all: &'a [InstalledKernel], name: &str, dir: &Path) -> Result<&'a InstalledKernel> {
     let k = all.iter().find(|k| k.name == name).ok_or_else(|| {
         Error::usage(format!("no kernel named \"{name}\" in {}", dir.display()))
             .with_hint("`hpc-kernels list` shows the installed kernels")
@@ -140,16 +142,61 @@ fn find_ours<'a>(all: &'a [InstalledKernel], name: &str, dir: &std::path::Path) 
     Ok(k)
 }
 
+/// `remove NAME --partition P` also finds the kernelspec `NAME-P` of
+/// `--kernelspec-per-partition` installs.
+fn find_for_removal<'a>(all: &'a [InstalledKernel], a: &RemoveArgs, dir: &Path) -> Result<&'a InstalledKernel> {
+    if let Some(p) = &a.partition {
+        let per_partition = format!("{}-{p}", a.name);
+        let shared = all.iter().find(|k| k.name == a.name && k.partitions().any(|(q, _)| q == p));
+        if shared.is_none() {
+            if let Some(k) = all.iter().find(|k| k.name == per_partition && k.is_ours()) {
+                return Ok(k);
+            }
+        }
+    }
+    find_ours(all, &a.name, dir)
+}
+
+/// Only a directory that looks like a venv we built is removed with the kernel.
+fn our_venv(path: &str) -> Option<PathBuf> {
+    let v = PathBuf::from(path);
+    (v.join("pyvenv.cfg").is_file() && v.file_name().is_some_and(|n| n.to_string_lossy().starts_with("venv-"))).then_some(v)
+}
+
 pub fn remove(a: &RemoveArgs) -> Result<ExitCode> {
     let dir = kernels_dir(&a.dir);
     let all = kernelspec::installed(&dir);
-    let k = find_ours(&all, &a.name, &dir)?;
-    // Only a directory that looks like a venv we built is removed with the kernel.
-    let venv = k.venv().filter(|v| {
-        v.join("pyvenv.cfg").is_file() && v.file_name().is_some_and(|n| n.to_string_lossy().starts_with("venv-"))
-    });
-    println!("will remove kernelspec {}", k.dir.display());
-    if let Some(v) = &venv {
+    let k = find_for_removal(&all, a, &dir)?;
+    let partitions: Vec<(&String, &kernelspec::PartitionEntry)> = match &a.partition {
+        Some(p) => {
+            let found: Vec<_> = k.partitions().filter(|(q, _)| *q == p).collect();
+            if found.is_empty() {
+                let have: Vec<&str> = k.partitions().map(|(q, _)| q.as_str()).collect();
+                return Err(Error::usage(format!("kernel \"{}\" is not installed for partition {p}", k.name))
+                    .with_hint(format!("it is installed for: {}", have.join(", "))));
+            }
+            found
+        }
+        None => k.partitions().collect(),
+    };
+    let remaining = k.partitions().count() - partitions.len();
+    let mut venvs = Vec::new();
+    for (_, e) in &partitions {
+        let Some(v) = our_venv(&e.venv) else { continue };
+        // Another kernelspec (e.g. `--kernelspec-per-partition` beside the shared one) may use it.
+        let user = all.iter().find(|o| o.name != k.name && o.partitions().any(|(_, oe)| oe.venv == e.venv));
+        match user {
+            Some(o) => println!("keeping venv {} (kernel {} uses it)", v.display(), o.name),
+            None => venvs.push(v),
+        }
+    }
+    if remaining == 0 {
+        println!("will remove kernelspec {}", k.dir.display());
+    } else {
+        let names: Vec<&str> = partitions.iter().map(|(p, _)| p.as_str()).collect();
+        println!("will remove partition {} from kernelspec {} ({remaining} other partition(s) stay)", names.join(", "), k.dir.display());
+    }
+    for v in &venvs {
         println!("will remove venv       {}", v.display());
     }
     if !a.yes {
@@ -165,10 +212,14 @@ pub fn remove(a: &RemoveArgs) -> Result<ExitCode> {
             return Ok(ExitCode::Success);
         }
     }
-    std::fs::remove_dir_all(&k.dir).map_err(|e| Error::io("remove", &k.dir, e))?;
-    if let Some(v) = venv {
+    let only = if remaining == 0 { None } else { a.partition.as_deref() };
+    kernelspec::remove_partition(&dir, &k.name, only).map_err(|e| Error::io("update the kernelspec", &k.dir, e))?;
+    for v in venvs {
         std::fs::remove_dir_all(&v).map_err(|e| Error::io("remove", &v, e))?;
     }
-    println!("removed {}", a.name);
+    match (&a.partition, remaining) {
+        (Some(p), n) if n > 0 => println!("removed {} from {}", p, k.name),
+        _ => println!("removed {}", k.name),
+    }
     Ok(ExitCode::Success)
 }

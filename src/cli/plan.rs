@@ -64,7 +64,41 @@ fn plan_options(t: &TargetArgs) -> Result<PlanOptions> {
         python: t.python.clone(),
         index: IndexMapping { default_index: t.index_url.clone(), rules },
         argv_prefix,
+        kernelspec_per_partition: t.kernelspec_per_partition,
     })
+}
+
+/// `hpc-kernels install SPEC` with the options that decide where and how it
+/// installs, as the launcher shows it for a partition the kernel lacks
+/// (`--kernel` and `--partition` are added per kernel and partition).
+pub fn install_command(t: &TargetArgs) -> Result<Vec<String>> {
+    let mut cmd = vec!["hpc-kernels".to_string(), "install".to_string(), absolute(t.spec.clone())?.to_string_lossy().into_owned()];
+    let get = &paths::from_process;
+    if let Some(ws) = &t.workspace {
+        let ws = absolute(ws.clone())?;
+        if ws != paths::default_workspace(get) {
+            cmd.extend(["--workspace".to_string(), ws.to_string_lossy().into_owned()]);
+        }
+    }
+    if let Some(prefix) = &t.prefix {
+        cmd.extend(["--prefix".to_string(), absolute(prefix.clone())?.to_string_lossy().into_owned()]);
+    }
+    if t.python != "python3" {
+        cmd.extend(["--python".to_string(), t.python.clone()]);
+    }
+    if let Some(url) = &t.index_url {
+        cmd.extend(["--index-url".to_string(), url.clone()]);
+    }
+    for rule in &t.index_map {
+        cmd.extend(["--index-map".to_string(), rule.clone()]);
+    }
+    if let Some(prefix) = &t.argv_prefix {
+        cmd.extend(["--argv-prefix".to_string(), prefix.clone()]);
+    }
+    if t.kernelspec_per_partition {
+        cmd.push("--kernelspec-per-partition".to_string());
+    }
+    Ok(cmd)
 }
 
 fn absolute(p: std::path::PathBuf) -> Result<std::path::PathBuf> {

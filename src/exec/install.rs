@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::lmod;
 use super::process::{self, CommandSpec};
 use crate::error::{Error, Result};
-use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput};
+use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput, Layout};
 use crate::plan::render::command_line;
 use crate::plan::{Action, KernelPlan, Plan};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, StepResult};
@@ -52,13 +52,19 @@ pub struct ExecOptions {
     pub launch_python: Option<PathBuf>,
     /// Write the kernelspec even when its launch check fails (never the default).
     pub skip_launch_check: bool,
+    /// The spec file as recorded in the kernelspec (absolute).
+    pub spec_file: String,
+    /// `hpc-kernels install SPEC [options]` without `--kernel` and `--partition`:
+    /// the launcher's advice for a partition the kernel lacks.
+    pub install_command: Vec<String>,
 }
 
 /// Installs every kernel of `plan`. Returns Err only for faults that stop the
 /// whole run before any kernel (workspace not writable, lock held).
 pub fn install(plan: &Plan, opts: &ExecOptions, on_event: &mut dyn FnMut(RunEvent)) -> Result<PartitionResult> {
     fs::create_dir_all(&plan.workspace).map_err(|e| Error::io("create the workspace", &plan.workspace, e))?;
-    let _lock = super::lock::WorkspaceLock::acquire(&plan.workspace)?;
+    let kernels: Vec<String> = plan.kernels.iter().map(|k| k.kernel.clone()).collect();
+    let _lock = super::lock::WorkspaceLock::acquire(&plan.workspace, &plan.partition, &kernels)?;
     let kernels = plan
         .kernels
         .iter()
@@ -76,7 +82,8 @@ struct KernelRun<'a> {
     env: BTreeMap<String, String>,
     modulepath: String,
     loaded: Vec<String>,
-    staged: Option<PathBuf>,
+    /// The staged kernelspec and its directory name.
+    staged: Option<(PathBuf, String)>,
     check_libs: Vec<String>,
     result: KernelResult,
 }
@@ -140,7 +147,7 @@ impl<'a> KernelRun<'a> {
             on_event(RunEvent::StepFinished { partition: partition.clone(), kernel: kernel.clone(), result: result.clone() });
             self.result.steps.push(result);
         }
-        if let Some(staged) = self.staged.take() {
+        if let Some((staged, _)) = self.staged.take() {
             kernelspec::discard(&staged);
         }
         on_event(RunEvent::KernelFinished { partition, kernel, passed: self.result.passed() });
@@ -240,9 +247,15 @@ impl<'a> KernelRun<'a> {
         let pinned = lmod::pin(&self.kp.modules, &self.loaded);
         let venv = self.kp.venv.to_string_lossy().into_owned();
         let init = self.opts.lmod_init.to_string_lossy().into_owned();
-        let files = kernelspec::render(&KernelspecInput {
-            name,
+        let layout = if name == self.kp.kernel { Layout::Shared } else { Layout::PerPartition };
+        let mut install_command = self.opts.install_command.clone();
+        install_command.extend(["--kernel".to_string(), self.kp.kernel.clone()]);
+        let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
+        let rendered = kernelspec::render(&KernelspecInput {
+            dir_name: name,
+            kernel: &self.kp.kernel,
             display_name,
+            layout,
             launcher: LauncherInput {
                 kernel: name,
                 partition: &self.plan.partition,
@@ -255,32 +268,48 @@ impl<'a> KernelRun<'a> {
             },
             loaded_modules: &self.loaded,
             check_libs: &self.check_libs,
+            spec_file: &self.opts.spec_file,
+            installed_at: &installed_at,
+            install_command: &install_command,
         });
-        let staged = kernelspec::stage(&self.plan.kernels_dir, name, &files, &self.kp.venv)
+        let staged = kernelspec::stage(&self.plan.kernels_dir, &rendered, &self.kp.venv)
             .map_err(|e| format!("cannot write the kernelspec into {}: {e}", kernelspec::staging_root(&self.plan.kernels_dir).display()))?;
-        writeln!(log, "staged {}\n--- kernel.json\n{}--- {}\n{}", staged.display(), files.kernel_json, kernelspec::LAUNCHER, files.launcher).ok();
-        self.staged = Some(staged);
+        let files = rendered.files();
+        writeln!(
+            log,
+            "staged {}\n--- kernel.json\n{}--- {}\n{}--- {}\n{}",
+            staged.display(),
+            files.kernel_json,
+            rendered.launcher_name(),
+            files.launcher,
+            kernelspec::LAUNCHER,
+            rendered.dispatcher
+        )
+        .ok();
+        self.staged = Some((staged, name.to_string()));
         self.result.kernelspec = Some(files);
         Ok(Outcome::Passed)
     }
 
     fn launch(&mut self, imports: &[String], log: &mut LogSink) -> Result<Outcome, String> {
-        let Some(staged) = self.staged.clone() else {
+        let Some((staged, name)) = self.staged.clone() else {
             return Err("no staged kernelspec to launch".into());
         };
+        let partition = self.plan.partition.clone();
         if !self.opts.skip_launch_check {
             let python = self.opts.launch_python.clone().unwrap_or_else(|| self.kp.venv_python());
             let home = self.opts.base_env.get("HOME").cloned().unwrap_or_else(|| "/tmp".into());
-            let check = super::launch::check(&python, &staged, &self.kp.kernel, imports, &home, self.opts.timeouts.launch, log)
+            let target = super::launch::Target { dir: &staged, name: &name, partition: Some(&partition) };
+            let check = super::launch::check(&python, &target, imports, &home, self.opts.timeouts.launch, log)
                 .map_err(|e| format!("cannot run the launch check with {}: {e}", python.display()))?;
             if !check.is_passed() {
                 return Ok(check);
             }
         }
-        let target = kernelspec::commit(&staged, &self.plan.kernels_dir, &self.kp.kernel)
+        let target = kernelspec::commit(&staged, &self.plan.kernels_dir, &name, &partition)
             .map_err(|e| format!("cannot move the kernelspec into {}: {e}", self.plan.kernels_dir.display()))?;
         self.staged = None;
-        writeln!(log, "installed {}", target.display()).ok();
+        writeln!(log, "installed {} for partition {partition}", target.display()).ok();
         self.result.kernelspec_dir = Some(target.to_string_lossy().into_owned());
         remove_other_venvs(&self.kp.venv, log);
         Ok(Outcome::Passed)

@@ -13,15 +13,23 @@ use crate::report::Outcome;
 /// A package that breaks any kernel whose launcher lets the server's PYTHONPATH through.
 const POISON: &str = "raise ImportError('the Jupyter server PYTHONPATH leaked into the kernel')\n";
 
+/// The kernelspec to start, under its name, on a partition (the launcher's
+/// `HPC_KERNELS_PARTITION`), or where the launcher finds itself.
+pub struct Target<'a> {
+    pub dir: &'a Path,
+    pub name: &'a str,
+    pub partition: Option<&'a str>,
+}
+
 pub fn check(
     python: &Path,
-    kernelspec_dir: &Path,
-    name: &str,
+    target: &Target,
     imports: &[String],
     home: &str,
     timeout: Duration,
     log: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
+    let (kernelspec_dir, name) = (target.dir, target.name);
     let tmp = tempfile::tempdir()?;
     let kernels = tmp.path().join("path/kernels");
     std::fs::create_dir_all(&kernels)?;
@@ -33,7 +41,7 @@ pub fn check(
     std::fs::write(&script, LAUNCH_CHECK_PY)?;
 
     let t = tmp.path();
-    let env: BTreeMap<String, String> = [
+    let mut env: BTreeMap<String, String> = [
         ("HOME", home.to_string()),
         ("PATH", "/usr/bin:/bin".to_string()),
         ("LANG", "C.UTF-8".to_string()),
@@ -47,9 +55,13 @@ pub fn check(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(p) = target.partition {
+        env.insert(crate::kernelspec::PARTITION_ENV.to_string(), p.to_string());
+    }
     let mut args = vec![script.to_string_lossy().into_owned(), name.to_string(), timeout.as_secs().to_string()];
     args.extend(imports.iter().cloned());
-    writeln!(log, "$ env -i PYTHONPATH=<poison> {} launch_check.py {name} …", python.display())?;
+    let partition = target.partition.map(|p| format!("{}={p} ", crate::kernelspec::PARTITION_ENV)).unwrap_or_default();
+    writeln!(log, "$ env -i PYTHONPATH=<poison> {partition}{} launch_check.py {name} …", python.display())?;
     let spec = CommandSpec { program: python.to_path_buf(), args, env, cwd: Some(t.to_path_buf()) };
     let finished = process::run(&spec, timeout + Duration::from_secs(30), log)?;
     if finished.timed_out {

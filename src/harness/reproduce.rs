@@ -88,6 +88,7 @@ fn container_plan_options(kernel: &str) -> PlanOptions {
         python: "python3".into(),
         index: IndexMapping { default_index: Some(index.clone()), rules: vec![("*".into(), index)] },
         argv_prefix: Vec::new(),
+        kernelspec_per_partition: false,
     }
 }
 

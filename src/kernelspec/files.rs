@@ -1,15 +1,12 @@
-//! Kernelspec directories on disk: staging, the atomic swap, and reading back
-//! what is installed.
+//! Kernelspec directories on disk: staging, and reading back what is installed.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use super::{LAUNCHER, METADATA_KEY};
-use crate::report::KernelspecFiles;
+use super::metadata::{Kernelspec, Parsed, PartitionEntry};
+use super::{Rendered, LAUNCHER};
 
 /// Logos ipykernel ships, copied so JupyterLab shows the kernel like any other.
 const LOGOS: &[&str] = &["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"];
@@ -20,8 +17,10 @@ pub fn staging_root(kernels_dir: &Path) -> PathBuf {
     kernels_dir.parent().unwrap_or(kernels_dir).join(".hpc-kernels-staging")
 }
 
-/// Writes the kernelspec into a fresh staging directory and returns it.
-pub fn stage(kernels_dir: &Path, name: &str, files: &KernelspecFiles, venv: &Path) -> std::io::Result<PathBuf> {
+/// Writes one partition's kernelspec (its `kernel.json`, the dispatcher and
+/// the partition's launcher) into a fresh staging directory and returns it.
+pub fn stage(kernels_dir: &Path, rendered: &Rendered, venv: &Path) -> std::io::Result<PathBuf> {
+    let name = &rendered.spec.dir_name;
     let root = staging_root(kernels_dir);
     fs::create_dir_all(&root)?;
     remove_abandoned(&root, name);
@@ -31,8 +30,9 @@ pub fn stage(kernels_dir: &Path, name: &str, files: &KernelspecFiles, venv: &Pat
     }
     fs::create_dir(&dir)?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-    write_file(&dir.join("kernel.json"), files.kernel_json.as_bytes(), 0o644)?;
-    write_file(&dir.join(LAUNCHER), files.launcher.as_bytes(), 0o755)?;
+    write_file(&dir.join("kernel.json"), rendered.spec.kernel_json().as_bytes(), 0o644)?;
+    write_file(&dir.join(LAUNCHER), rendered.dispatcher.as_bytes(), 0o755)?;
+    write_file(&dir.join(rendered.launcher_name()), rendered.partition_launcher.as_bytes(), 0o755)?;
     let logo_dir = venv.join("share/jupyter/kernels/python3");
     for logo in LOGOS {
         if let Ok(bytes) = fs::read(logo_dir.join(logo)) {
@@ -56,42 +56,14 @@ fn remove_abandoned(root: &Path, name: &str) {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(super) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let mut f = fs::File::create(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
 }
 
-/// Moves `staged` to `kernels_dir/name`. An existing kernel is exchanged
-/// atomically where the file system allows it, else parked and then removed,
-/// so at no moment is a half-written kernelspec visible.
-pub fn commit(staged: &Path, kernels_dir: &Path, name: &str) -> std::io::Result<PathBuf> {
-    fs::create_dir_all(kernels_dir)?;
-    let target = kernels_dir.join(name);
-    if !target.exists() {
-        fs::rename(staged, &target)?;
-        remove_empty_parent(staged);
-        return Ok(target);
-    }
-    use nix::fcntl::{renameat2, RenameFlags};
-    match renameat2(None, staged, None, &target, RenameFlags::RENAME_EXCHANGE) {
-        Ok(()) => {
-            // `staged` now holds the previous kernel.
-            fs::remove_dir_all(staged)?;
-        }
-        Err(_) => {
-            let parked = staged.with_extension("previous");
-            fs::rename(&target, &parked)?;
-            fs::rename(staged, &target)?;
-            fs::remove_dir_all(&parked)?;
-        }
-    }
-    remove_empty_parent(staged);
-    Ok(target)
-}
-
-fn remove_empty_parent(staged: &Path) {
+pub(super) fn remove_empty_parent(staged: &Path) {
     if let Some(root) = staged.parent() {
         let _ = fs::remove_dir(root); // fails, as it should, while another install stages there
     }
@@ -104,64 +76,66 @@ pub fn discard(staged: &Path) {
 }
 
 /// A kernelspec found in a kernels directory.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct InstalledKernel {
     pub name: String,
     pub dir: PathBuf,
     pub display_name: String,
-    /// Our provenance, when we installed it; `None` for foreign kernels.
-    pub provenance: Option<Value>,
+    /// Ours, when we installed it; `None` for foreign kernels.
+    pub spec: Option<Kernelspec>,
+    /// Written by a version before kernelspecs were shared between partitions.
+    pub legacy: bool,
 }
 
 impl InstalledKernel {
     pub fn is_ours(&self) -> bool {
-        self.provenance.is_some()
+        self.spec.is_some()
     }
-    pub fn venv(&self) -> Option<PathBuf> {
-        self.provenance.as_ref()?.get("venv")?.as_str().map(PathBuf::from)
+    /// The partitions it is installed for, with what each install recorded.
+    pub fn partitions(&self) -> impl Iterator<Item = (&String, &PartitionEntry)> {
+        self.spec.iter().flat_map(|s| s.partitions.iter())
     }
+}
+
+/// Reads one kernelspec directory; `None` when it holds no readable `kernel.json`.
+pub fn read(dir: &Path) -> Option<InstalledKernel> {
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
+    let (display_name, spec, legacy) = match Kernelspec::parse(&name, &text)? {
+        Parsed::Ours { spec, legacy } => (spec.display_name.clone(), Some(spec), legacy),
+        Parsed::Foreign { display_name } => (display_name, None, false),
+    };
+    Some(InstalledKernel { name, dir: dir.to_path_buf(), display_name, spec, legacy })
 }
 
 /// Kernelspecs in `kernels_dir`, sorted by name.
 pub fn installed(kernels_dir: &Path) -> Vec<InstalledKernel> {
     let Ok(entries) = fs::read_dir(kernels_dir) else { return Vec::new() };
-    let mut out: Vec<InstalledKernel> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let dir = e.path();
-            let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
-            let json: Value = serde_json::from_str(&text).ok()?;
-            Some(InstalledKernel {
-                name: e.file_name().to_string_lossy().into_owned(),
-                display_name: json.get("display_name").and_then(Value::as_str).unwrap_or("").to_string(),
-                provenance: json.get("metadata").and_then(|m| m.get(METADATA_KEY)).cloned(),
-                dir,
-            })
-        })
-        .collect();
+    let mut out: Vec<InstalledKernel> = entries.filter_map(Result::ok).filter_map(|e| read(&e.path())).collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// Problems visible without starting the kernel: missing launcher, venv or Lmod.
-pub fn health(k: &InstalledKernel) -> Vec<String> {
+/// Problems of one partition of a kernel visible without starting it:
+/// missing launchers, venv or Lmod init.
+pub fn health(k: &InstalledKernel, entry: &PartitionEntry) -> Vec<String> {
     let mut problems = Vec::new();
-    let launcher = k.dir.join(LAUNCHER);
-    match fs::metadata(&launcher) {
-        Ok(m) if m.permissions().mode() & 0o111 != 0 => {}
-        Ok(_) => problems.push(format!("{} is not executable", launcher.display())),
-        Err(_) => problems.push(format!("{} is missing", launcher.display())),
+    let mut launchers = vec![k.dir.join(LAUNCHER)];
+    if entry.launcher != LAUNCHER {
+        launchers.push(k.dir.join(&entry.launcher));
     }
-    if let Some(venv) = k.venv() {
-        if !venv.join("bin/python").exists() {
-            problems.push(format!("venv {} is missing", venv.display()));
+    for launcher in launchers {
+        match fs::metadata(&launcher) {
+            Ok(m) if m.permissions().mode() & 0o111 != 0 => {}
+            Ok(_) => problems.push(format!("{} is not executable", launcher.display())),
+            Err(_) => problems.push(format!("{} is missing", launcher.display())),
         }
     }
-    let init = k.provenance.as_ref().and_then(|p| p.get("lmod_init")).and_then(Value::as_str);
-    if let Some(init) = init {
-        if !Path::new(init).is_file() {
-            problems.push(format!("Lmod init {init} is missing"));
-        }
+    if !entry.venv.is_empty() && !Path::new(&entry.venv).join("bin/python").exists() {
+        problems.push(format!("venv {} is missing", entry.venv));
+    }
+    if !entry.lmod_init.is_empty() && !Path::new(&entry.lmod_init).is_file() {
+        problems.push(format!("Lmod init {} is missing", entry.lmod_init));
     }
     problems
 }

@@ -1,7 +1,11 @@
-//! The kernel launcher script: restores the pinned module environment from a
-//! bare Jupyter server environment, then execs ipykernel.
+//! The launcher scripts. Jupyter starts the dispatcher (`launch-kernel.sh`),
+//! which finds the partition it runs on and execs that partition's launcher;
+//! a partition's launcher restores its pinned module environment from a bare
+//! Jupyter server environment, then execs ipykernel.
 
 use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
 
 use crate::plan::render::quote;
 
@@ -24,8 +28,8 @@ pub fn render(i: &LauncherInput) -> String {
     let _ = write!(
         s,
         r#"#!/bin/bash
-# Jupyter kernel launcher written by hpc-kernels {version}. Reinstall instead of editing.
-# kernel {kernel} on partition {partition}; spec sha256 {sha}
+# Partition launcher written by hpc-kernels {version}. Reinstall instead of editing.
+# kernel {kernel} on partition {partition}; spec sha256 {sha}; started by launch-kernel.sh
 set -euo pipefail
 
 readonly LMOD_INIT={init}
@@ -69,4 +73,86 @@ exec {prefix}"$VENV/bin/python" -m ipykernel_launcher "$@"
         scrubbed = crate::exec::lmod::SCRUBBED_VARS.join(" "),
     );
     s
+}
+
+/// `launch-<partition>-<content hash>.sh`: a changed launcher gets a new name,
+/// so the `kernel.json` that names it is the one switch between old and new.
+pub fn partition_file_name(partition: &str, content: &str) -> String {
+    let digest = hex::encode(Sha256::digest(content.as_bytes()));
+    format!("launch-{partition}-{}.sh", &digest[..12])
+}
+
+/// The dispatcher: `launch-kernel.sh --partitions P=FILE,… -f CONNECTION_FILE`.
+/// `install_command` (without `--partition`) goes into the message for a
+/// partition the kernel was not installed for.
+pub fn render_dispatcher(kernel: &str, install_command: &[String]) -> String {
+    let install = install_command.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    format!(
+        r#"#!/bin/bash
+# Jupyter kernel launcher written by hpc-kernels {version}. Reinstall instead of editing.
+# kernel {kernel}: one kernelspec for every partition ($HOME is shared); this
+# script finds the partition it runs on and starts that partition's launcher,
+# taken from the table kernel.json passes (--partitions P=FILE,...).
+set -euo pipefail
+
+readonly KERNEL={kernel_q}
+readonly SITE_DOMAIN={site}
+readonly INSTALL=({install})
+
+die() {{
+  echo "hpc-kernels launcher ($KERNEL): $*" >&2
+  exit 1
+}}
+
+[[ ${{1-}} == --partitions && $# -ge 2 ]] || die "kernel.json passes no partition table; reinstall the kernel"
+table=$2
+shift 2
+
+# The partition, found as install finds it: $HPC_KERNELS_PARTITION, else the
+# host's domain <partition>.$SITE_DOMAIN (hostname -d, else the node name's).
+partition=
+if [[ -n ${{HPC_KERNELS_PARTITION-}} ]]; then
+  partition=$HPC_KERNELS_PARTITION
+  found_by="HPC_KERNELS_PARTITION=$partition"
+else
+  domain=$(hostname -d 2>/dev/null) || domain=
+  if [[ -z $domain || $domain == *[[:space:]]* ]]; then
+    node=$(uname -n)
+    domain=${{node#*.}}
+    if [[ $domain == "$node" ]]; then domain=; fi
+  fi
+  domain=${{domain,,}}
+  domain=${{domain%.}}
+  found_by="host domain '$domain'"
+  if [[ $domain == *."$SITE_DOMAIN" ]]; then
+    partition=${{domain%."$SITE_DOMAIN"}}
+    partition=${{partition##*.}}
+  fi
+fi
+
+installed=""
+launcher=""
+add_command="$(printf '%q ' "${{INSTALL[@]}}")--partition $partition"
+IFS=, read -ra entries <<<"$table"
+for entry in "${{entries[@]}}"; do
+  installed+="${{installed:+, }}${{entry%%=*}}"
+  if [[ -n $partition && ${{entry%%=*}} == "$partition" ]]; then launcher=${{entry#*=}}; fi
+done
+
+if [[ -z $partition ]]; then
+  die "cannot tell which partition this is ($found_by is not <partition>.$SITE_DOMAIN); set HPC_KERNELS_PARTITION to one of: $installed"
+fi
+if [[ -z $launcher ]]; then
+  die "installed for partition(s) $installed, not for $partition ($found_by); to add it, run on $partition: $add_command"
+fi
+here=${{BASH_SOURCE[0]%/*}}
+if [[ $here == "${{BASH_SOURCE[0]}}" ]]; then here=.; fi
+[[ $launcher != */* && -x $here/$launcher ]] || die "launcher $here/$launcher of partition $partition is missing; reinstall: $add_command"
+export HPC_KERNELS_PARTITION=$partition
+exec "$here/$launcher" "$@"
+"#,
+        version = crate::VERSION,
+        kernel_q = quote(kernel),
+        site = crate::partition::SITE_DOMAIN,
+    )
 }

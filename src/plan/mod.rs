@@ -45,6 +45,8 @@ pub struct PlanOptions {
     pub index: IndexMapping,
     /// Command put in front of the kernel's python in the launcher (e.g. `flux start`).
     pub argv_prefix: Vec<String>,
+    /// One kernelspec `KEY-PARTITION` per partition instead of one shared `KEY`.
+    pub kernelspec_per_partition: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -159,9 +161,14 @@ fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> K
     if let Some(script) = &kernel.test_script {
         steps.push(Step { stage: stage::TEST_SCRIPT.into(), action: Action::TestScript { script: script.clone() } });
     }
+    let (kernelspec_name, display_name) = if opts.kernelspec_per_partition {
+        (format!("{key}-{partition}"), format!("{} ({partition})", kernel.display_name))
+    } else {
+        (key.to_string(), kernel.display_name.clone())
+    };
     steps.push(Step {
         stage: stage::KERNELSPEC.into(),
-        action: Action::WriteKernelspec { name: key.to_string(), display_name: kernel.display_name.clone() },
+        action: Action::WriteKernelspec { name: kernelspec_name.clone(), display_name },
     });
     steps.push(Step {
         stage: stage::LAUNCH.into(),
@@ -173,7 +180,7 @@ fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> K
         display_name: kernel.display_name.clone(),
         modules,
         venv,
-        kernelspec_dir: opts.kernels_dir.join(key),
+        kernelspec_dir: opts.kernels_dir.join(kernelspec_name),
         argv_prefix: opts.argv_prefix.clone(),
         steps,
     }

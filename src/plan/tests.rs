@@ -52,6 +52,7 @@ fn opts() -> PlanOptions {
         python: "python3".into(),
         index: IndexMapping::default(),
         argv_prefix: vec![],
+        kernelspec_per_partition: false,
     }
 }
 

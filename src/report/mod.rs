@@ -3,11 +3,11 @@
 pub mod compare;
 mod html;
 mod json;
-mod junit;
+pub(crate) mod junit;
 mod markdown;
 mod matrix;
 mod model;
-mod redact;
+pub(crate) mod redact;
 pub mod snapshot;
 mod summary;
 mod text;

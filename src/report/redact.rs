@@ -46,6 +46,7 @@ fn redact_text(text: &str, venv: Option<&str>, workspace: Option<&str>) -> Strin
     out = replace_temp_dirs(&out);
     out = replace_hex_digests(&out);
     out = replace_timestamps(&out);
+    out = replace_launcher_hashes(&out);
     replace_tool_version(&out)
 }
 
@@ -97,6 +98,31 @@ fn replace_temp_dirs(text: &str) -> String {
         result.push_str(rest);
         out = result;
     }
+    out
+}
+
+/// `launch-alpha-0123456789ab.sh` → `launch-alpha-<hash>.sh`: a partition
+/// launcher's name carries its content hash, which the tool version changes.
+pub(crate) fn replace_launcher_hashes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(".sh") {
+        let (head, tail) = rest.split_at(at);
+        let hash_start = head.len().saturating_sub(12);
+        let is_hash = head.len() >= 13
+            && head[hash_start..].chars().all(|c| c.is_ascii_hexdigit())
+            && head[..hash_start].ends_with('-')
+            && head[..hash_start].rfind("launch-").is_some_and(|l| !head[l..hash_start].contains(|c: char| c == '"' || c == '/' || c.is_whitespace()));
+        if is_hash {
+            out.push_str(&head[..hash_start]);
+            out.push_str("<hash>");
+        } else {
+            out.push_str(head);
+        }
+        out.push_str(".sh");
+        rest = &tail[3..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -221,6 +247,18 @@ fn placeholder_for_key(key: &str) -> Option<&'static str> {
         Some("<timestamp>")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod launcher_name_tests {
+    #[test]
+    fn partition_launcher_hashes_are_masked() {
+        let text = r#""alpha=launch-alpha-0123456789ab.sh,romeo=launch-romeo-ba9876543210.sh" launch-kernel.sh x-0123456789ab.sh"#;
+        assert_eq!(
+            super::replace_launcher_hashes(text),
+            r#""alpha=launch-alpha-<hash>.sh,romeo=launch-romeo-<hash>.sh" launch-kernel.sh x-0123456789ab.sh"#
+        );
     }
 }
 

@@ -141,7 +141,7 @@ impl Site {
         serde_json::from_str(&text).unwrap()
     }
     pub fn venv_python(&self) -> PathBuf {
-        PathBuf::from(self.kernel_json()["metadata"]["hpc_kernels"]["venv"].as_str().unwrap()).join("bin/python")
+        PathBuf::from(self.kernel_json()["metadata"]["hpc_kernels"]["partitions"]["testpart"]["venv"].as_str().unwrap()).join("bin/python")
     }
     /// Starts the installed kernel as a bare Jupyter server would: `env -i`,
     /// no `module` function, no MODULEPATH, a poisoned PYTHONPATH.
@@ -152,6 +152,8 @@ impl Site {
             .arg(format!("HOME={}", self.path("home").display()))
             .arg("PATH=/usr/bin:/bin")
             .arg(format!("PYTHONPATH={}", self.poison.display()))
+            // This host's domain names no partition; the server says which one it is.
+            .arg("HPC_KERNELS_PARTITION=testpart")
             .arg(format!("JUPYTER_PATH={}", self.path("prefix/share/jupyter").display()))
             .arg(format!("JUPYTER_DATA_DIR={}", self.path("empty-data").display()))
             .arg(self.venv_python())
