@@ -9,7 +9,7 @@ pub mod launcher;
 mod metadata;
 mod update;
 
-pub use files::{discard, health, installed, stage, staging_root, InstalledKernel};
+pub use files::{discard, health, installed, read as read_installed, stage, staging_root, InstalledKernel};
 pub use metadata::{Kernelspec, Layout, PartitionEntry};
 pub use update::{commit, lock_path, remove_partition, Removed};
 

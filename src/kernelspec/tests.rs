@@ -142,13 +142,24 @@ fn a_second_partition_joins_the_kernelspec_and_a_reinstall_replaces_only_its_own
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("launch-") && n != LAUNCHER)
         .collect();
-    assert_eq!(launchers.len(), 2, "the old alpha launcher must go: {launchers:?}");
+    // The superseded alpha launcher stays for one more update (a kernel may be starting from it).
+    assert_eq!(launchers.len(), 3, "{launchers:?}");
+    install(&kernels, &alpha);
+    let launchers = std::fs::read_dir(&target).unwrap().filter(|e| {
+        let n = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
+        n.starts_with("launch-") && n != LAUNCHER
+    });
+    assert_eq!(launchers.count(), 3, "two alpha launchers (current and previous) and romeo's");
+    let alpha2 = rendered_for("alpha", "third", &[], &romeo_modules);
+    install(&kernels, &alpha2);
     assert!(!staging_root(&kernels).exists(), "staging left behind");
 
     // Removing one partition keeps the other; the last one takes the kernelspec.
     assert!(matches!(remove_partition(&kernels, "pytorch", Some("alpha")).unwrap(), Removed::Partition));
     assert_eq!(read_spec(&kernels).partitions.keys().collect::<Vec<_>>(), ["romeo"]);
     assert!(!target.join(&alpha2.spec.partitions["alpha"].launcher).exists());
+    let left: Vec<_> = std::fs::read_dir(&target).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!left.iter().any(|n| n.to_string_lossy().starts_with("launch-alpha-")), "{left:?}");
     assert!(matches!(remove_partition(&kernels, "pytorch", Some("alpha")).unwrap(), Removed::NotInstalled));
     assert!(matches!(remove_partition(&kernels, "pytorch", Some("romeo")).unwrap(), Removed::Kernelspec));
     assert!(!target.exists());

@@ -58,7 +58,7 @@ pub fn commit(staged: &Path, kernels_dir: &Path, dir_name: &str, partition: &str
             let mut merged = new.clone();
             merged.partitions = current.partitions.clone();
             merged.partitions.insert(partition.to_string(), entry);
-            update_in_place(staged, &target, &merged, partition).and_then(|()| fs::remove_dir_all(staged))
+            update_in_place(staged, &target, current, &merged, partition).and_then(|()| fs::remove_dir_all(staged))
         }
         Some((current, true)) => {
             let mut merged = new.clone();
@@ -79,9 +79,10 @@ pub fn commit(staged: &Path, kernels_dir: &Path, dir_name: &str, partition: &str
     result.map(|()| target)
 }
 
-/// The new launcher first, then the dispatcher and logos, then `kernel.json`;
-/// launchers no `kernel.json` names any more go last.
-fn update_in_place(staged: &Path, target: &Path, merged: &Kernelspec, partition: &str) -> io::Result<()> {
+/// The new launcher first, then the dispatcher and logos, then `kernel.json`.
+/// Launchers go when neither the new nor the previous `kernel.json` names
+/// them: a kernel starting right now from the previous one still finds its own.
+fn update_in_place(staged: &Path, target: &Path, previous: &Kernelspec, merged: &Kernelspec, partition: &str) -> io::Result<()> {
     remove_tmp_files(target);
     let launcher = &merged.partitions[partition].launcher;
     replace_file(target, launcher, &fs::read(staged.join(launcher))?, 0o755)?;
@@ -96,7 +97,7 @@ fn update_in_place(staged: &Path, target: &Path, merged: &Kernelspec, partition:
         replace_file(target, LAUNCHER, &dispatcher, 0o755)?;
     }
     replace_file(target, "kernel.json", merged.kernel_json().as_bytes(), 0o644)?;
-    remove_unused_launchers(target, merged);
+    remove_unused_launchers(target, &[previous, merged]);
     Ok(())
 }
 
@@ -124,12 +125,12 @@ fn remove_tmp_files(dir: &Path) {
     }
 }
 
-fn remove_unused_launchers(dir: &Path, spec: &Kernelspec) {
+fn remove_unused_launchers(dir: &Path, keep: &[&Kernelspec]) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = name.starts_with("launch-") && name.ends_with(".sh") && name != LAUNCHER;
-        if ours && !spec.partitions.values().any(|p| p.launcher == name) {
+        if ours && !keep.iter().any(|spec| spec.partitions.values().any(|p| p.launcher == name)) {
             let _ = fs::remove_file(e.path());
         }
     }
@@ -198,12 +199,21 @@ pub fn remove_partition(kernels_dir: &Path, dir_name: &str, partition: Option<&s
         return Err(io::Error::other("a kernelspec of an earlier version has one partition only"));
     }
     replace_file(&target, "kernel.json", spec.kernel_json().as_bytes(), 0o644)?;
-    if let Some(entry) = removed {
-        if entry.launcher != LAUNCHER {
-            let _ = fs::remove_file(target.join(&entry.launcher));
+    if let (Some(_), Some(p)) = (removed, partition) {
+        for e in fs::read_dir(&target)?.flatten() {
+            if is_launcher_of(&e.file_name().to_string_lossy(), p) {
+                let _ = fs::remove_file(e.path());
+            }
         }
     }
     Ok(Removed::Partition)
+}
+
+/// `launch-<partition>-<12 hex digits>.sh`
+fn is_launcher_of(file: &str, partition: &str) -> bool {
+    file.strip_prefix(&format!("launch-{partition}-"))
+        .and_then(|rest| rest.strip_suffix(".sh"))
+        .is_some_and(|hash| hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Renames the directory out of `kernels/` first, so Jupyter never lists a
