@@ -73,6 +73,10 @@ pub struct CheckArgs {
     /// default: every partition it is installed for.
     #[arg(long = "partition", short, value_delimiter = ',', value_name = "P")]
     pub partitions: Vec<String>,
+    /// Only the partition this host is on, which the launcher finds itself
+    /// (from the host's domain), as when JupyterHub starts a server here.
+    #[arg(long, conflicts_with = "partitions")]
+    pub here: bool,
     /// Python with jupyter_client to start kernels with; default: each kernel's venv.
     #[arg(long, value_name = "PYTHON")]
     pub launch_python: Option<PathBuf>,

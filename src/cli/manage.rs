@@ -92,11 +92,19 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
                 .with_hint(format!("installed partitions: {}", have.join(", "))));
         }
     }
+    let here = if a.here { Some(this_partition()?) } else { None };
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
     let mut failed = 0;
     for k in &selected {
+        if let Some(p) = &here {
+            if !k.partitions().any(|(q, _)| q == p) {
+                failed += 1;
+                let have: Vec<&str> = k.partitions().map(|(q, _)| q.as_str()).collect();
+                println!("✘ {} on {p}: not installed for this partition (installed for {})", k.name, have.join(", "));
+            }
+        }
         for (partition, entry) in k.partitions() {
-            if !a.partitions.is_empty() && !a.partitions.contains(partition) {
+            if (!a.partitions.is_empty() && !a.partitions.contains(partition)) || here.as_ref().is_some_and(|h| h != partition) {
                 continue;
             }
             let python = match &a.launch_python {
@@ -107,7 +115,9 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
             let imports = &entry.check_libs;
             let mut log = Vec::new();
             // An earlier version's kernelspec has no dispatcher to pass the partition to.
-            let target = launch::Target { dir: &k.dir, name: &k.name, partition: (!k.legacy).then_some(partition.as_str()) };
+            // With --here the launcher finds the partition itself.
+            let override_partition = (!k.legacy && here.is_none()).then_some(partition.as_str());
+            let target = launch::Target { dir: &k.dir, name: &k.name, partition: override_partition };
             let outcome = launch::check(&python, &target, imports, &home, Duration::from_secs(a.timeout), &mut log)
                 .unwrap_or_else(|e| Outcome::Error { message: format!("cannot run the check with {}: {e}", python.display()) });
             match &outcome {
@@ -128,6 +138,18 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         println!("no kernels installed by hpc-kernels in {}", dir.display());
     }
     Ok(if failed == 0 { ExitCode::Success } else { ExitCode::CheckFailed })
+}
+
+/// The partition this host's domain names, as the launcher will find it.
+fn this_partition() -> Result<String> {
+    let domain = crate::exec::host::domain();
+    domain.as_deref().and_then(crate::partition::partition_from_domain).ok_or_else(|| {
+        Error::environment(format!(
+            "cannot tell this host's partition: its domain is {}",
+            domain.as_deref().map_or("unknown".to_string(), |d| format!("\"{d}\""))
+        ))
+        .with_hint(format!("--here needs a host in <partition>.{}; use --partition P instead", crate::partition::SITE_DOMAIN))
+    })
 }
 
 fn find_ours<'a>(all: &'a [InstalledKernel], name: &str, dir: &Path) -> Result<&'a InstalledKernel> {

@@ -21,6 +21,8 @@ pub struct ContainerSpec {
     pub fqdn: String,
     /// Read-only bind mounts: host path → container path.
     pub mounts: Vec<(PathBuf, String)>,
+    /// Writable named volumes: volume → container path (the run's shared home).
+    pub volumes: Vec<(String, String)>,
     /// Extra labels besides the managed label.
     pub labels: Vec<(String, String)>,
 }
@@ -60,6 +62,9 @@ impl Container {
             request = request.with_mount(
                 Mount::bind_mount(host.to_string_lossy().into_owned(), inside.clone()).with_access_mode(AccessMode::ReadOnly),
             );
+        }
+        for (volume, inside) in &spec.volumes {
+            request = request.with_mount(Mount::volume_mount(volume.clone(), inside.clone()).with_access_mode(AccessMode::ReadWrite));
         }
         let inner = request.start().map_err(tc_error(format!("start a container of {}", spec.image)))?;
         let id = inner.id().to_string();
@@ -110,7 +115,8 @@ fn short(id: &str) -> &str {
 }
 
 /// Removes every container matching a label filter (`key` or `key=value`),
-/// e.g. after an interrupted run or for `reproduce --cleanup`. Returns how many.
+/// e.g. after an interrupted run or for `reproduce --cleanup`, then the
+/// volumes with that label (a run's shared home). Returns how many containers.
 pub fn remove_labelled(filter: &str) -> Result<usize> {
     let ids = docker::output("list containers", ["ps", "--all", "--quiet", "--filter", &format!("label={filter}")])?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
@@ -118,6 +124,13 @@ pub fn remove_labelled(filter: &str) -> Result<usize> {
         let mut args = vec!["rm", "--force", "--volumes"];
         args.extend(ids.iter().copied());
         docker::output("remove containers", args)?;
+    }
+    let volumes = docker::output("list volumes", ["volume", "ls", "--quiet", "--filter", &format!("label={filter}")])?;
+    let volumes: Vec<&str> = volumes.split_whitespace().collect();
+    if !volumes.is_empty() {
+        let mut args = vec!["volume", "rm", "--force"];
+        args.extend(volumes.iter().copied());
+        docker::output("remove volumes", args)?;
     }
     Ok(ids.len())
 }

@@ -5,5 +5,6 @@ pub mod docker;
 pub mod images;
 pub mod interrupt;
 pub mod reproduce;
+pub mod shared_home;
 pub mod validate;
 pub mod wheelhouse;

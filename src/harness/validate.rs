@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use super::container::{Container, ContainerSpec};
+use super::shared_home::{self, SharedHome};
 use super::images::{self, BuildOptions};
 use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
 use crate::error::{Error, Result};
@@ -14,11 +15,11 @@ use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport,
 use crate::spec::Spec;
 
 /// Where the harness puts things inside a container.
-const BIN_IN_CONTAINER: &str = "/opt/hpc-kernels/bin/hpc-kernels";
+pub(super) const BIN_IN_CONTAINER: &str = "/opt/hpc-kernels/bin/hpc-kernels";
 const SPEC_DIR_IN_CONTAINER: &str = "/opt/hpc-kernels/spec";
 /// The Jupyter client side of the launch check: Debian's python3-jupyter-client,
 /// a different interpreter from the kernel's, as with a real Jupyter server.
-const SERVER_PYTHON: &str = "/usr/bin/python3";
+pub(super) const SERVER_PYTHON: &str = "/usr/bin/python3";
 /// Label that ties containers to one validate run, for cleanup on interrupt.
 pub const RUN_LABEL: &str = "org.hpc-kernels.run";
 
@@ -68,7 +69,9 @@ pub fn validate(
         .collect();
 
     let (built, wheelhouse) = prepare(spec, opts, on_event)?;
-    let mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let mut mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let home = SharedHome::create(&opts.run_id)?;
+    mounts.home_volume = Some(home.volume.clone());
 
     let mut results: Vec<PartitionResult> = Vec::new();
     let mut jobs = VecDeque::new();
@@ -93,7 +96,7 @@ pub fn validate(
     }
 
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
-    let ctx = Arc::new(RunContext { opts: opts.clone(), mounts });
+    let ctx = Arc::new(RunContext { opts: opts.clone(), mounts: mounts.clone() });
     let queue = Arc::new(Mutex::new(jobs));
     let (tx, rx) = mpsc::channel::<Message>();
     let workers: Vec<_> = (0..opts.jobs.max(1))
@@ -127,6 +130,10 @@ pub fn validate(
             }
         }
     }
+    let images: Vec<(String, String)> = built.iter().map(|b| (b.partition.clone(), b.tag.clone())).collect();
+    let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
+    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, on_event);
+    drop(home);
 
     let mut notes = vec![format!(
         "pip indexes mapped to the harness wheelhouse ({}); containers ran without network",
@@ -213,6 +220,8 @@ pub struct Mounts {
     /// The directory holding the spec, and the spec's file name.
     pub spec_dir: PathBuf,
     pub spec_name: String,
+    /// The run's shared home volume, mounted writable (see `shared_home`).
+    pub home_volume: Option<String>,
 }
 
 impl Mounts {
@@ -220,7 +229,7 @@ impl Mounts {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name })
+        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name, home_volume: None })
     }
 }
 
@@ -255,6 +264,7 @@ pub fn run_kernel(
             (mounts.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
             (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
         ],
+        volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
         labels: all_labels,
     };
     let container = match Container::start(&spec) {

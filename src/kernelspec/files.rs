@@ -19,16 +19,26 @@ pub fn staging_root(kernels_dir: &Path) -> PathBuf {
 
 /// Writes one partition's kernelspec (its `kernel.json`, the dispatcher and
 /// the partition's launcher) into a fresh staging directory and returns it.
+/// The directory is named by pid *and* node: installs on other nodes stage
+/// beside this one in a shared `$HOME`.
 pub fn stage(kernels_dir: &Path, rendered: &Rendered, venv: &Path) -> std::io::Result<PathBuf> {
     let name = &rendered.spec.dir_name;
     let root = staging_root(kernels_dir);
-    fs::create_dir_all(&root)?;
-    remove_abandoned(&root, name);
-    let dir = root.join(format!("{name}.{}", std::process::id()));
-    if dir.exists() {
-        fs::remove_dir_all(&dir)?;
-    }
-    fs::create_dir(&dir)?;
+    let dir = root.join(format!("{name}.{}@{}", std::process::id(), node()));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        fs::create_dir_all(&root)?;
+        remove_abandoned(&root, name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        match fs::create_dir(&dir) {
+            // Another install removed the (then empty) staging root meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 5 => continue,
+            other => break other,
+        }
+    }?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
     write_file(&dir.join("kernel.json"), rendered.spec.kernel_json().as_bytes(), 0o644)?;
     write_file(&dir.join(LAUNCHER), rendered.dispatcher.as_bytes(), 0o755)?;
@@ -42,14 +52,26 @@ pub fn stage(kernels_dir: &Path, rendered: &Rendered, venv: &Path) -> std::io::R
     Ok(dir)
 }
 
-/// Staging directories of installs that were killed: their pid is gone.
+/// This node's name, as a file name part.
+pub(super) fn node() -> String {
+    let name = nix::sys::utsname::uname().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+/// Staging directories of installs on this node that were killed: their pid
+/// is gone. Other nodes' are theirs to clean.
 fn remove_abandoned(root: &Path, name: &str) {
     let Ok(entries) = fs::read_dir(root) else { return };
+    let here = node();
     for e in entries.flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file.strip_prefix(name).and_then(|r| r.strip_prefix('.')) else { continue };
-        let pid = pid.split('.').next().and_then(|p| p.parse::<i32>().ok());
-        let alive = pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        let Some(rest) = file.strip_prefix(name).and_then(|r| r.strip_prefix('.')) else { continue };
+        let Some((pid, node)) = rest.split_once('@') else { continue };
+        let node = node.split('.').next().unwrap_or(node);
+        if node != here {
+            continue;
+        }
+        let alive = pid.parse::<i32>().is_ok_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
         if !alive {
             let _ = fs::remove_dir_all(e.path());
         }

@@ -222,7 +222,7 @@ fn remove_dir_unseen(kernels_dir: &Path, dir: &Path) -> io::Result<()> {
     let trash_root = staging_root(kernels_dir);
     fs::create_dir_all(&trash_root)?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trash = trash_root.join(format!("{name}.{}.removed", std::process::id()));
+    let trash = trash_root.join(format!("{name}.{}@{}.removed", std::process::id(), super::files::node()));
     fs::rename(dir, &trash)?;
     fs::remove_dir_all(&trash)?;
     remove_empty_parent(&trash);

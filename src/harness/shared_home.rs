@@ -1,0 +1,128 @@
+//! One `$HOME` for every partition of a run, as on the cluster: every
+//! container installs into the same Docker volume, mounted at
+//! `~/.local/share` (the Jupyter data dir and the default workspace). After
+//! the matrix, each kernel's one kernelspec is started from that volume in a
+//! fresh container of every partition where the kernel passed, the launcher
+//! finding its partition from the container's FQDN. A kernel that only works
+//! on the partition that installed it last fails the `shared-home` case there.
+
+use std::time::Instant;
+
+use super::container::{Container, ContainerSpec};
+use super::docker::{self, LABEL};
+use super::validate::{HarnessEvent, Mounts, BIN_IN_CONTAINER, RUN_LABEL, SERVER_PYTHON};
+use super::images;
+use crate::error::Result;
+use crate::report::{Outcome, PartitionResult, StepResult};
+
+/// Where the shared volume appears in every container (`$HOME` is /root).
+pub const MOUNT_POINT: &str = "/root/.local/share";
+/// The JUnit case (stage) of the check.
+pub const STAGE: &str = "shared-home";
+
+/// The run's shared home volume; removed on drop (and with the run's
+/// containers on Ctrl-C, by its label).
+pub struct SharedHome {
+    pub volume: String,
+}
+
+impl SharedHome {
+    pub fn create(run_id: &str) -> Result<SharedHome> {
+        let volume = format!("hpc-kernels-home-{run_id}");
+        docker::output(
+            "create the shared home volume",
+            [
+                "volume",
+                "create",
+                "--label",
+                &format!("{LABEL}=true"),
+                "--label",
+                &format!("{RUN_LABEL}={run_id}"),
+                &volume,
+            ],
+        )?;
+        Ok(SharedHome { volume })
+    }
+}
+
+impl Drop for SharedHome {
+    fn drop(&mut self) {
+        // Fails while a kept container still uses it; then it stays with that container.
+        let _ = docker::output("remove the shared home volume", ["volume", "rm", &self.volume]);
+    }
+}
+
+/// Starts every kernel that passed on a partition from the shared home, on
+/// that partition, and appends the `shared-home` step to its result.
+pub fn check_every_partition(
+    results: &mut [PartitionResult],
+    images: &[(String, String)],
+    mounts: &Mounts,
+    labels: &[(String, String)],
+    on_event: &mut dyn FnMut(HarnessEvent),
+) {
+    let cells: Vec<(usize, usize)> = results
+        .iter()
+        .enumerate()
+        .flat_map(|(pi, pr)| pr.kernels.iter().enumerate().filter(|(_, k)| k.passed()).map(move |(ki, _)| (pi, ki)))
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    on_event(HarnessEvent::Phase(format!(
+        "starting {} kernel(s) from the shared home on every partition where they passed",
+        cells.len()
+    )));
+    for (pi, ki) in cells {
+        let partition = results[pi].partition.clone();
+        let kernel = results[pi].kernels[ki].kernel.clone();
+        let Some((_, image)) = images.iter().find(|(p, _)| p == &partition) else { continue };
+        let step = check_one(&partition, &kernel, image, mounts, labels);
+        results[pi].kernels[ki].steps.push(step);
+    }
+}
+
+/// `hpc-kernels check KERNEL --here` in a fresh container of `partition`.
+fn check_one(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels: &[(String, String)]) -> StepResult {
+    let started = Instant::now();
+    let command = format!("hpc-kernels check {kernel} --here");
+    let (outcome, log) = match run_check(partition, kernel, image, mounts, labels) {
+        Ok((0, log)) => (Outcome::Passed, log),
+        Ok((code, log)) => {
+            let why = log.lines().find(|l| l.starts_with('✘')).unwrap_or("").trim_start_matches('✘').trim().to_string();
+            let message = format!("the kernelspec in the shared home does not start on {partition} (exit {code}): {why}");
+            (Outcome::Failed { message }, log)
+        }
+        Err(e) => (Outcome::Error { message: format!("{}: {}", e.message, source_text(&e)) }, String::new()),
+    };
+    StepResult { stage: STAGE.into(), outcome, seconds: started.elapsed().as_secs_f64(), command: Some(command), log }
+}
+
+fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels: &[(String, String)]) -> Result<(i64, String)> {
+    let fqdn = images::identity(partition)
+        .map(|i| i.fqdn)
+        .unwrap_or_else(|| format!("login1.{partition}.hpc.tu-dresden.de"));
+    let mut labels = labels.to_vec();
+    labels.push(("org.hpc-kernels.partition".to_string(), partition.to_string()));
+    labels.push(("org.hpc-kernels.kernel".to_string(), kernel.to_string()));
+    let spec = ContainerSpec {
+        image: image.to_string(),
+        fqdn,
+        mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
+        volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).collect(),
+        labels,
+    };
+    let container = Container::start(&spec)?;
+    let argv: Vec<String> =
+        [BIN_IN_CONTAINER, "check", kernel, "--here", "--launch-python", SERVER_PYTHON].iter().map(|s| s.to_string()).collect();
+    let mut log = String::new();
+    let out = container.exec(&argv, &mut |line| {
+        log.push_str(line);
+        log.push('\n');
+    })?;
+    Ok((out.code, log))
+}
+
+fn source_text(e: &crate::error::Error) -> String {
+    std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default()
+}
