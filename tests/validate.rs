@@ -109,14 +109,36 @@ fn corrected_example_passes_everywhere_and_a_changed_spec_shows_a_diff() {
         return;
     }
     let _serial = container_test_lock();
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("results.xml");
     bin()
-        .args(["validate", "--snapshots"])
+        .args(["validate", "--junit"])
+        .arg(&junit)
+        .arg("--snapshots")
         .arg(fixture("snapshots/example-fixed"))
         .arg(fixture("specs/example-fixed.json"))
         .timeout(std::time::Duration::from_secs(1800))
         .assert()
         .success()
         .stdout(predicate::str::contains("kernels: 6 passed, 0 failed, 0 skipped"));
+    // One home for the run: each kernel's one kernelspec started on every partition.
+    let shared = python(
+        r#"
+import sys, xml.etree.ElementTree as ET
+for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    if case.get("name") == "shared-home":
+        bad = case.find("failure") is not None or case.find("error") is not None or case.find("skipped") is not None
+        print(case.get("classname"), "bad" if bad else "ok", (case.findtext("system-out") or "").strip().splitlines()[-1])
+"#,
+        &[junit.to_str().unwrap()],
+    );
+    let mut lines: Vec<&str> = shared.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 6, "{shared}");
+    for (line, cell) in lines.iter().zip(["alpha.pytorch", "alpha.tensorflow", "barnard.pytorch", "barnard.tensorflow", "romeo.pytorch", "romeo.tensorflow"]) {
+        let (partition, kernel) = cell.split_once('.').unwrap();
+        assert_eq!(*line, format!("{cell} ok ✔ {kernel} on {partition}: started, imported {} check_libs", if kernel == "pytorch" { 17 } else { 15 }));
+    }
 
     // A spec change (a display name) changes the generated kernel.json: diff, exit 1.
     let work = tempfile::tempdir().unwrap();
@@ -153,4 +175,47 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// A later partition's install that breaks an earlier partition's kernel in
+/// the shared home: the earlier partition fails its `shared-home` case.
+#[test]
+fn a_kernel_broken_for_another_partition_fails_its_shared_home_case() {
+    require_docker();
+    let _serial = container_test_lock();
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("sabotage.json");
+    // romeo installs after alpha (one job at a time, partitions in order) and
+    // deletes alpha's launcher from the kernelspec they share.
+    std::fs::write(
+        &spec,
+        r#"{
+  "modules_by_cluster": { "alpha": "release/23.10", "romeo": "release/23.10" },
+  "pip_module_groups": { "jupyter": "ipykernel" },
+  "kernels": {
+    "demo": {
+      "name": "Demo",
+      "module_load": ["GCCcore/11.3.0", "Python/3.10.4"],
+      "pip_dependencies": ["jupyter"],
+      "test_script": "if uname -n | grep -q romeo; then rm -f ~/.local/share/jupyter/kernels/demo/launch-alpha-*.sh; fi"
+    }
+  }
+}"#,
+    )
+    .unwrap();
+    let assert = bin()
+        .args(["validate", "--json", "--jobs", "1", "--partition", "alpha,romeo"])
+        .arg(&spec)
+        .timeout(std::time::Duration::from_secs(1800))
+        .assert()
+        .code(1);
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let mut got = cells(&report);
+    got.sort();
+    assert_eq!(got, vec![cell("alpha", "demo", "shared-home"), cell("romeo", "demo", "passed")]);
+    let alpha = &report["partitions"][0]["kernels"][0]["steps"];
+    let step = alpha.as_array().unwrap().iter().find(|s| s["stage"] == "shared-home").unwrap();
+    let message = step["message"].as_str().unwrap();
+    assert!(message.contains("does not start on alpha"), "{message}");
+    assert!(step["log"].as_str().unwrap().contains("of partition alpha is missing"), "{}", step["log"]);
 }
