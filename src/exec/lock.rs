@@ -171,9 +171,10 @@ fn read_holder(path: &Path) -> io::Result<Option<Holder>> {
 fn is_stale(holder: &Holder, stale_after: Duration) -> bool {
     let same_node = holder.node.as_deref() == Some(node_name().as_str());
     match holder.pid {
+        // A live holder refreshes its lock, so an idle one is stale even if its pid was reused.
         Some(pid) if same_node => {
             let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None);
-            matches!(alive, Err(nix::errno::Errno::ESRCH))
+            matches!(alive, Err(nix::errno::Errno::ESRCH)) || holder.idle > stale_after
         }
         _ => holder.idle > stale_after,
     }
