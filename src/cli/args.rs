@@ -207,6 +207,10 @@ pub struct ValidateArgs {
     /// Timeout for every other step inside the containers, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub step_timeout: u64,
+    /// Exit 1 when a kernel was skipped on a partition (nothing of it ran),
+    /// not only when one failed.
+    #[arg(long)]
+    pub fail_on_skip: bool,
 }
 
 #[derive(Args, Debug)]
@@ -262,4 +266,7 @@ pub struct CertifyArgs {
     /// Cache for the rootfs and wheels.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Exit 1 when a kernel was skipped on a partition (nothing of it ran).
+    #[arg(long)]
+    pub fail_on_skip: bool,
 }

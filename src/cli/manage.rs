@@ -107,7 +107,12 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
             .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
             .unwrap_or_default();
         let mut log = Vec::new();
-        let outcome = launch::check(&python, &k.dir, &k.name, &imports, &home, Duration::from_secs(a.timeout), &mut log)
+        // The recorded venv and modules are what the kernel must start with.
+        let expected = launch::Expected {
+            venv: k.venv().map(|v| v.to_string_lossy().into_owned()),
+            modules: modules(k),
+        };
+        let outcome = launch::check(&python, &k.dir, &k.name, &imports, &expected, &home, Duration::from_secs(a.timeout), &mut log)
             .unwrap_or_else(|e| Outcome::Error { message: format!("cannot run the check with {}: {e}", python.display()) });
         match &outcome {
             Outcome::Passed => println!("✔ {}: started, imported {} check_libs", k.name, imports.len()),

@@ -68,5 +68,5 @@ fn plan_options(t: &TargetArgs) -> Result<PlanOptions> {
 }
 
 fn absolute(p: std::path::PathBuf) -> Result<std::path::PathBuf> {
-    std::path::absolute(&p).map_err(|e| Error::io("resolve", &p, e))
+    std::path::absolute(&p).map_err(|e| Error::io_arg("resolve", &p, e))
 }

@@ -18,6 +18,9 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), color);
     }
     common::check_kernels(&spec, &a.spec, &a.kernels)?;
+    if let Some(path) = &a.junit {
+        common::check_report_target("--junit", path)?;
+    }
     let binary = common::current_binary()?;
     let run_id = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
     let opts = ValidateOptions {
@@ -46,10 +49,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     harness::interrupt::wait_if_interrupted();
     let report = report?;
 
-    let mut failed = !report.all_passed();
-    if let Some(path) = &a.junit {
-        common::write_report_file(path, |w| report::write_junit(&report, w))?;
-    }
+    let mut code = report.exit_code(a.fail_on_skip);
     let mut out = std::io::stdout().lock();
     let io = |e| Error::environment("cannot write to stdout").with_source(e);
     if a.json {
@@ -57,20 +57,25 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     } else {
         report::write_matrix(&report, &mut out, report::MatrixStyle { color, unicode: true }).map_err(io)?;
     }
+    // The matrix is out; a report that cannot be written fails the run after it.
+    let junit_written = a.junit.as_ref().map(|path| common::write_report_file(path, |w| report::write_junit(&report, w)));
     if let Some(dir) = &a.snapshots {
         let results = snapshot::check_snapshots(&report, &snapshot::SnapshotOptions { dir: dir.clone(), accept: a.accept, workspace: None })?;
         let mut err = std::io::stderr().lock();
         snapshot::write_diffs(&results, &mut err, color).map_err(io)?;
-        failed |= results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. }));
+        if results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. })) {
+            code = ExitCode::CheckFailed;
+        }
     }
     // stdout carries only the matrix or the JSON; the rest is for the person.
     for line in &kept {
         progress.println(&format!("kept failed container {line}"));
     }
-    if let Some(path) = &a.junit {
+    if let (Some(path), Some(written)) = (&a.junit, junit_written) {
+        written?;
         progress.println(&format!("JUnit written to {}", path.display()));
     }
-    Ok(if failed { ExitCode::CheckFailed } else { ExitCode::Success })
+    Ok(code)
 }
 
 fn image_line(e: &images::ImageEvent) -> String {

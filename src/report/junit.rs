@@ -263,6 +263,7 @@ mod tests {
             venv: None,
             modules: vec![],
             kernelspec: None,
+            lmod_init: None,
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),
@@ -286,6 +287,7 @@ mod tests {
             venv: None,
             modules: vec![],
             kernelspec: None,
+            lmod_init: None,
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),
