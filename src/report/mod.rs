@@ -12,6 +12,7 @@ pub mod snapshot;
 mod summary;
 mod text;
 
+pub(crate) use html::escape as html_escape;
 pub use compare::{compare, Comparison, FlippedCell, KernelspecDiff, ModuleChange};
 pub use html::write_html;
 pub use json::{read_json, read_json_file, write_json};

@@ -204,6 +204,9 @@ impl Parser<'_> {
         let depth = self.enter(depth)?;
         self.bump();
         let mut members: Vec<Member> = Vec::new();
+        // Key → index in `members`: duplicate detection stays linear on
+        // hostile objects with hundreds of thousands of keys.
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.bump();
@@ -230,7 +233,7 @@ impl Parser<'_> {
             self.skip_whitespace();
             self.path.push(Segment::Key(key.clone()));
             let node = self.value(depth)?;
-            if let Some(first) = members.iter().find(|m| m.key == key) {
+            if let Some(first) = seen.get(&key).map(|&i| &members[i]) {
                 self.problems.push(ParseProblem {
                     code: "duplicate-key",
                     message: format!("duplicate key {key:?} (first at line {}:{})", first.key_pos.line, first.key_pos.column),
@@ -240,6 +243,7 @@ impl Parser<'_> {
                     hint: Some("JSON readers disagree on which copy wins; keep one and merge the two".into()),
                 });
             } else {
+                seen.insert(key.clone(), members.len());
                 members.push(Member { key, key_pos, node });
             }
             self.path.pop();
