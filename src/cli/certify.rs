@@ -34,6 +34,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         step_timeout: 600,
         binary,
         run_id,
+        shard: None,
     };
 
     let current = certify_release(&spec, &a.spec, &a.release, &a.out, &base)?;

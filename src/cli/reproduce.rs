@@ -47,6 +47,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         step_timeout: 600,
         binary,
         run_id: format!("reproduce-{}", std::process::id()),
+        shard: None,
     };
     let mut progress = Progress::new();
     let r = reproduce::reproduce(spec_path, &spec, &kernel, &opts, &mut |e| match e {

@@ -8,6 +8,7 @@ use super::container::{Container, ContainerSpec};
 use super::images::{self, BuildOptions};
 use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
 use crate::error::{Error, Result};
+use crate::shard::{self, Shard};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
 use crate::spec::Spec;
 
@@ -35,6 +36,8 @@ pub struct ValidateOptions {
     pub binary: PathBuf,
     /// Identifies this run's containers.
     pub run_id: String,
+    /// Run only this slice of the kernel × partition matrix.
+    pub shard: Option<Shard>,
 }
 
 /// What the harness tells the person watching.
@@ -66,12 +69,27 @@ pub fn validate(
         .cloned()
         .collect();
 
-    let (built, wheelhouse) = prepare(spec, opts, on_event)?;
+    let cells = shard::select(opts.shard, &opts.partitions, &kernels);
+    let in_run = |p: &str, k: &str| cells.iter().any(|(cp, ck)| cp == p && ck == k);
+    let partitions: Vec<String> =
+        opts.partitions.iter().filter(|p| opts.shard.is_none() || cells.iter().any(|(cp, _)| cp == *p)).cloned().collect();
+    if partitions.is_empty() && opts.shard.is_some() {
+        on_event(HarnessEvent::Phase("this shard has no kernel × partition cells".into()));
+        return Ok(RunReport {
+            tool_version: crate::VERSION.to_string(),
+            spec_file: spec_path.display().to_string(),
+            spec_sha256: spec.source_sha256.clone(),
+            partitions: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
+    let (built, wheelhouse) = prepare(spec, &ValidateOptions { partitions: partitions.clone(), ..opts.clone() }, on_event)?;
     let mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
 
     let mut results: Vec<PartitionResult> = Vec::new();
     let mut jobs = Vec::new();
-    for p in &opts.partitions {
+    for p in &partitions {
+        let kernels: Vec<String> = kernels.iter().filter(|k| in_run(p, k)).cloned().collect();
         let image = built.iter().find(|b| &b.partition == p).map(|b| b.tag.clone());
         let mut pr = PartitionResult { partition: p.clone(), kernels: Vec::new(), error: None };
         match (image, spec.modules_by_cluster.contains_key(p)) {

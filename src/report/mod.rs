@@ -4,8 +4,10 @@ pub mod compare;
 mod html;
 mod json;
 mod junit;
+mod junit_read;
 mod markdown;
 mod matrix;
+mod merge;
 mod model;
 mod redact;
 pub mod snapshot;
@@ -17,7 +19,8 @@ pub use compare::{compare, Comparison, FlippedCell, KernelspecDiff, ModuleChange
 pub use html::write_html;
 pub use json::{read_json, read_json_file, write_json};
 pub use markdown::write_markdown;
-pub use junit::{write_junit, write_junit_at};
+pub use junit::{write_junit, write_junit_at, write_shard_junit};
+pub use merge::{merge, read_merge_input, write_shard_json, MergeInput, Merged};
 pub use matrix::{write_matrix, MatrixStyle};
 pub use model::{
     KernelResult, KernelspecFiles, Outcome, PartitionResult, RunEvent, RunReport, StepResult,

@@ -96,7 +96,7 @@ pub fn lint_bytes(file: &Path, bytes: &[u8]) -> LintReport {
         }
     }
     let parts = root.as_ref().and_then(|root| linter.document(root));
-    let mut diagnostics = std::mem::take(&mut linter.diagnostics);
+    let mut diagnostics = linter.finish();
     // Sort by position; diagnostics without one go last; ties keep discovery order.
     diagnostics.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
     let spec = match parts {
