@@ -17,8 +17,11 @@ pub enum ExitCode {
     CheckFailed = 1,
     /// Usage or spec error.
     Usage = 2,
-    /// Environment error: no Lmod, no Docker, unknown partition.
+    /// Environment error: no Lmod, no Docker, unknown partition, a disk or
+    /// cache that cannot be written.
     Environment = 3,
+    /// A fault of hpc-kernels itself: worth a bug report.
+    Internal = 4,
 }
 
 impl ExitCode {
@@ -33,7 +36,6 @@ pub enum ErrorKind {
     /// A spec that failed lint; the diagnostics are printed by the CLI.
     Spec(Vec<Diagnostic>),
     Environment,
-    CheckFailed,
     /// Something failed that is neither the user's spec nor their environment.
     Internal,
 }
@@ -58,9 +60,6 @@ impl Error {
     pub fn environment(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Environment, message)
     }
-    pub fn check_failed(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::CheckFailed, message)
-    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
@@ -72,10 +71,23 @@ impl Error {
         )
         .with_hint(format!("run `hpc-kernels lint {}` for the full report", file.display()))
     }
-    /// An I/O failure on a path, in the words of the step that needed it.
+    /// An I/O failure on a path the tool works with (workspace, cache,
+    /// images, outputs), in the words of the step that needed it: an
+    /// environment error, whatever the `io::ErrorKind`.
     pub fn io(action: &str, path: &Path, source: std::io::Error) -> Self {
+        Self::new(ErrorKind::Environment, format!("cannot {action} {}", path.display())).with_source(source)
+    }
+    /// An I/O failure on a path the user passed as an argument (the spec, an
+    /// input file, a report target), found before anything was written: a
+    /// usage error when the path is missing or not allowed, else an
+    /// environment error.
+    pub fn io_arg(action: &str, path: &Path, source: std::io::Error) -> Self {
         let kind = match source.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => ErrorKind::Usage,
+            std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::PermissionDenied
+            | std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::IsADirectory
+            | std::io::ErrorKind::ReadOnlyFilesystem => ErrorKind::Usage,
             _ => ErrorKind::Environment,
         };
         Self::new(kind, format!("cannot {action} {}", path.display())).with_source(source)
@@ -92,8 +104,7 @@ impl Error {
         match self.kind {
             ErrorKind::Usage | ErrorKind::Spec(_) => ExitCode::Usage,
             ErrorKind::Environment => ExitCode::Environment,
-            ErrorKind::CheckFailed => ExitCode::CheckFailed,
-            ErrorKind::Internal => ExitCode::Environment,
+            ErrorKind::Internal => ExitCode::Internal,
         }
     }
 }
@@ -107,5 +118,35 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind as Io;
+
+    #[test]
+    fn io_errors_mid_run_are_environment_errors_whatever_their_kind() {
+        for kind in [Io::NotFound, Io::PermissionDenied, Io::StorageFull, Io::Other] {
+            let e = Error::io("create the workspace", Path::new("/w"), std::io::Error::from(kind));
+            assert_eq!(e.exit_code(), ExitCode::Environment, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn io_errors_on_the_users_arguments_are_usage_errors_when_the_path_is_wrong() {
+        for kind in [Io::NotFound, Io::PermissionDenied, Io::NotADirectory, Io::IsADirectory] {
+            let e = Error::io_arg("read the spec", Path::new("s.json"), std::io::Error::from(kind));
+            assert_eq!(e.exit_code(), ExitCode::Usage, "{kind:?}");
+        }
+        let full = Error::io_arg("write", Path::new("r.xml"), std::io::Error::from(Io::StorageFull));
+        assert_eq!(full.exit_code(), ExitCode::Environment);
+    }
+
+    #[test]
+    fn internal_errors_have_their_own_exit_code() {
+        assert_eq!(Error::internal("bug").exit_code(), ExitCode::Internal);
+        assert_eq!(ExitCode::Internal.code(), 4);
     }
 }

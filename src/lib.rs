@@ -13,6 +13,7 @@ pub mod partition;
 pub mod paths;
 pub mod plan;
 pub mod report;
+pub mod shard;
 pub mod spec;
 
 pub use error::{Error, ExitCode};

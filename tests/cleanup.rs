@@ -22,9 +22,7 @@ fn containers() -> BTreeSet<String> {
 
 #[test]
 fn no_containers_networks_or_volumes_remain() {
-    if !require_docker() {
-        return;
-    }
+    require_docker();
     let _serial = container_test_lock();
     let before = containers();
     // A failing run (barnard cannot load PyTorch this way) and a passing one.
@@ -37,9 +35,7 @@ fn no_containers_networks_or_volumes_remain() {
 
 #[test]
 fn ctrl_c_removes_the_runs_containers() {
-    if !require_docker() {
-        return;
-    }
+    require_docker();
     let _serial = container_test_lock();
     let before = containers();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("hpc-kernels"))
@@ -63,9 +59,7 @@ fn ctrl_c_removes_the_runs_containers() {
 
 #[test]
 fn keep_leaves_a_failed_container_to_enter() {
-    if !require_docker() {
-        return;
-    }
+    require_docker();
     let _serial = container_test_lock();
     let before = containers();
     let out = bin()

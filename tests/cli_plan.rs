@@ -46,13 +46,9 @@ fn the_plan_script_passes_shellcheck_and_bash_n() {
     std::fs::write(&path, plan("romeo", "--script")).unwrap();
     let syntax = std::process::Command::new("bash").arg("-n").arg(&path).output().unwrap();
     assert!(syntax.status.success(), "{}", String::from_utf8_lossy(&syntax.stderr));
-    match std::process::Command::new("shellcheck").arg(&path).output() {
-        Ok(out) => assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout)),
-        Err(_) => {
-            assert!(std::env::var_os("CI").is_none(), "shellcheck is required in CI");
-            eprintln!("SKIP: shellcheck not installed; plan script not linted");
-        }
-    }
+    require_program("shellcheck", "shellcheck");
+    let out = std::process::Command::new("shellcheck").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]

@@ -27,9 +27,7 @@ fn status_of(report: &serde_json::Value, kernel: usize, stage: &str) -> String {
 
 #[test]
 fn hanging_steps_time_out_and_the_other_kernels_go_on() {
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     // A module whose Lua never returns, a pip that waits on a silent index,
     // and a test_script that sleeps for ever.
@@ -66,9 +64,7 @@ fn hanging_steps_time_out_and_the_other_kernels_go_on() {
 
 #[test]
 fn a_second_install_of_the_same_workspace_is_refused() {
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     let spec = site.spec_with(JUPYTER, r#"{ "slow": { "name": "s", "test_script": "sleep 6" } }"#);
     let mut first = site.install_command(&spec, &["--jsonl", "--no-launch-check"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
@@ -109,9 +105,7 @@ fn interrupt_at(site: &Site, spec: &std::path::Path, stage: &str, signal: nix::s
 #[test]
 fn killed_reinstalls_never_break_the_installed_kernel() {
     use nix::sys::signal::Signal;
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     let kernel = |pip: &str| format!(r#"{{ "demo": {{ "name": "Demo", "module_load": ["Demo/1.0"], "pip_dependencies": ["{pip}"], "check_libs": "demo_pkg" }} }}"#);
     let v1 = site.spec_with(JUPYTER, &kernel("jupyter"));

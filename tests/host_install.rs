@@ -13,9 +13,7 @@ fn report(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
 
 #[test]
 fn installed_kernel_starts_from_a_bare_server_with_its_modules() {
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     let spec = site.spec("\"python -c 'import demo_pkg, os; assert os.environ[\\\"EBVERSIONDEMO\\\"] == \\\"1.0\\\"'\"", "");
     let assert = site.install(&spec).success();
@@ -68,9 +66,7 @@ fn installed_kernel_starts_from_a_bare_server_with_its_modules() {
 
 #[test]
 fn a_failing_module_stops_its_kernel_only() {
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     let extra = r#",
     "missing": { "name": "Missing module", "module_load": ["Nope/9.9"], "pip_dependencies": ["jupyter"] }"#;

@@ -11,9 +11,7 @@ fn manage(site: &Site, args: &[&str]) -> assert_cmd::assert::Assert {
 
 #[test]
 fn list_check_and_remove_touch_only_our_kernels() {
-    if !require_lmod() {
-        return;
-    }
+    require_lmod();
     let site = Site::new();
     let spec = site.spec("\"true\"", "");
     site.install(&spec).success();

@@ -3,7 +3,9 @@
 //! Python's `junitparser`, terminal matrix and install summary as snapshots,
 //! JSON round trip.
 //!
-//! Needs `xmllint` (Debian `libxml2-utils`) and `python3 -m pip install junitparser`.
+//! Needs `xmllint` (Debian `libxml2-utils`) and junitparser in the tools venv (scripts/setup-host.sh).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -103,12 +105,12 @@ print(json.dumps(suites))
 "#;
 
 fn junitparser(path: &Path) -> serde_json::Value {
-    let out = Command::new("python3")
+    let out = Command::new(common::tools_python())
         .arg("-c")
         .arg(JUNITPARSER_SCRIPT)
         .arg(path)
         .output()
-        .expect("python3 runs (CI installs junitparser with pip)");
+        .expect("the tools venv's python runs");
     assert!(out.status.success(), "junitparser failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

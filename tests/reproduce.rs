@@ -14,9 +14,7 @@ fn kept() -> Vec<String> {
 
 #[test]
 fn reproduce_keeps_the_failing_state_and_cleanup_removes_it() {
-    if !require_docker() {
-        return;
-    }
+    require_docker();
     let _serial = container_test_lock();
     let work = tempfile::tempdir().unwrap();
     bin().args(["reproduce", "--cleanup"]).assert().success();

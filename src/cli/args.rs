@@ -40,6 +40,9 @@ pub enum Command {
     Certify(CertifyArgs),
     /// Reproduce one kernel's failure in its partition's image and keep the container.
     Reproduce(ReproduceArgs),
+    /// Work with reports of earlier runs: merge the shards of a validation.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// List installed kernels: ours with every partition, spec hash, modules and health; others as foreign.
     List(ListArgs),
     /// Start installed kernels through jupyter_client, once per partition, and run their check_libs imports.
@@ -223,6 +226,38 @@ pub struct ValidateArgs {
     /// Timeout for every other step inside the containers, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub step_timeout: u64,
+    /// Exit 1 when a kernel was skipped on a partition (nothing of it ran),
+    /// not only when one failed.
+    #[arg(long)]
+    pub fail_on_skip: bool,
+    /// Run only shard K of N of the kernel × partition matrix (1 ≤ K ≤ N), e.g.
+    /// $CI_NODE_INDEX/$CI_NODE_TOTAL; combine the shards with `report merge`.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::shard::Shard>,
+}
+
+fn parse_shard(text: &str) -> Result<crate::shard::Shard, String> {
+    text.parse()
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Merge the JUnit files (or the JSON results) of a run's shards into one
+    /// report; prints the merged matrix.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' files: all JUnit XML (--junit) or all JSON results (--json).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the merged JSON results here (from JSON inputs only).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -278,4 +313,7 @@ pub struct CertifyArgs {
     /// Cache for the rootfs and wheels.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Exit 1 when a kernel was skipped on a partition (nothing of it ran).
+    #[arg(long)]
+    pub fail_on_skip: bool,
 }

@@ -17,8 +17,8 @@ use super::progress::Progress;
 
 pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
     let (spec, _warnings) = spec::load(&a.spec)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io("create the output directory", &a.out, e))?;
     common::check_kernels(&spec, &a.spec, &a.kernels)?;
+    common::check_report_dir("--out", &a.out)?;
     let binary = common::current_binary()?;
     let run_id = format!("certify-{}", std::process::id());
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
@@ -34,6 +34,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         step_timeout: 600,
         binary,
         run_id,
+        shard: None,
     };
 
     let current = certify_release(&spec, &a.spec, &a.release, &a.out, &base)?;
@@ -46,14 +47,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|b| report::compare(b, &current, &format!("release/{}", a.against.as_deref().unwrap_or("")), &format!("release/{}", a.release)));
 
-    common::write_report_file(&a.out.join("junit.xml"), |w| report::write_junit(&current, w))?;
-    common::write_report_file(&a.out.join("results.json"), |w| report::write_json(&current, w))?;
-    if let (Some(b), Some(against)) = (&baseline, &a.against) {
-        common::write_report_file(&a.out.join(format!("results-{against}.json")), |w| report::write_json(b, w))?;
-    }
-    common::write_report_file(&a.out.join("summary.md"), |w| report::write_markdown(&current, &title, comparison.as_ref(), w))?;
-    common::write_report_file(&a.out.join("report.html"), |w| report::write_html(&current, &title, comparison.as_ref(), w))?;
-
+    // The matrix first: a report that cannot be written fails the run after it.
     let mut out = std::io::stdout().lock();
     let io = |e| Error::environment("cannot write to stdout").with_source(e);
     report::write_matrix(&current, &mut out, report::MatrixStyle { color, unicode: true }).map_err(io)?;
@@ -63,8 +57,15 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
             writeln!(out, "  {}/{}: {} → {}", f.partition, f.kernel, f.before, f.after).map_err(io)?;
         }
     }
+    common::write_report_file(&a.out.join("junit.xml"), |w| report::write_junit(&current, w))?;
+    common::write_report_file(&a.out.join("results.json"), |w| report::write_json(&current, w))?;
+    if let (Some(b), Some(against)) = (&baseline, &a.against) {
+        common::write_report_file(&a.out.join(format!("results-{against}.json")), |w| report::write_json(b, w))?;
+    }
+    common::write_report_file(&a.out.join("summary.md"), |w| report::write_markdown(&current, &title, comparison.as_ref(), w))?;
+    common::write_report_file(&a.out.join("report.html"), |w| report::write_html(&current, &title, comparison.as_ref(), w))?;
     writeln!(out, "\nwritten to {}: junit.xml results.json summary.md report.html", a.out.display()).map_err(io)?;
-    Ok(if current.all_passed() { ExitCode::Success } else { ExitCode::CheckFailed })
+    Ok(current.exit_code(a.fail_on_skip))
 }
 
 /// Validates the spec with its release modules switched to `release`, on

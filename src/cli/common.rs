@@ -37,3 +37,56 @@ pub fn write_report_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> std:
     std::fs::write(&tmp, &buf).map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
 }
+
+/// Checks, before any work, that a report can be written to `path` (named by
+/// `flag`): its directory exists and takes a new file, and `path` is not a
+/// directory. A bad path costs a second, not a whole run.
+pub fn check_report_target(flag: &str, path: &Path) -> Result<()> {
+    let hint = format!("{flag} needs a file path in an existing, writable directory");
+    if path.is_dir() {
+        return Err(Error::usage(format!("{flag} {}: is a directory", path.display())).with_hint(hint));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".hpc-kernels-probe")
+        .tempfile_in(&dir)
+        .map(drop)
+        .map_err(|e| Error::io_arg(&format!("write {flag} into"), &dir, e).with_hint(hint))
+}
+
+/// Like [`check_report_target`] for an output directory, which is created.
+pub fn check_report_dir(flag: &str, dir: &Path) -> Result<()> {
+    let hint = format!("{flag} needs a directory that can be created and written");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io_arg(&format!("create the {flag} directory"), dir, e).with_hint(hint.clone()))?;
+    tempfile::Builder::new()
+        .prefix(".hpc-kernels-probe")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| Error::io_arg(&format!("write into the {flag} directory"), dir, e).with_hint(hint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExitCode;
+
+    #[test]
+    fn report_targets_are_refused_before_the_run_with_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_report_target("--junit", &dir.path().join("r.xml")).is_ok());
+        let missing = check_report_target("--junit", &dir.path().join("no/such/dir/r.xml")).unwrap_err();
+        assert_eq!(missing.exit_code(), ExitCode::Usage);
+        assert!(missing.message.contains("--junit"), "{}", missing.message);
+        let is_dir = check_report_target("--junit", dir.path()).unwrap_err();
+        assert_eq!(is_dir.exit_code(), ExitCode::Usage);
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(check_report_dir("--out", &file.join("sub")).unwrap_err().exit_code(), ExitCode::Usage);
+        assert!(check_report_dir("--out", &dir.path().join("a/b")).is_ok());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 2, "probes are removed: {left:?}");
+    }
+}

@@ -103,11 +103,7 @@ fn timeouts(args: &InstallArgs) -> Result<Timeouts> {
 }
 
 fn exit_code(report: &RunReport) -> ExitCode {
-    if report.all_passed() {
-        ExitCode::Success
-    } else {
-        ExitCode::CheckFailed
-    }
+    report.exit_code(false)
 }
 
 fn print_json_line(value: &impl serde::Serialize) {

@@ -118,7 +118,12 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
             // With --here the launcher finds the partition itself.
             let override_partition = (!k.legacy && here.is_none()).then_some(partition.as_str());
             let target = launch::Target { dir: &k.dir, name: &k.name, partition: override_partition };
-            let outcome = launch::check(&python, &target, imports, &home, Duration::from_secs(a.timeout), &mut log)
+            // The recorded venv and modules are what the kernel must start with.
+            let expected = launch::Expected {
+                venv: Some(entry.venv.clone()).filter(|v| !v.is_empty()),
+                modules: entry.modules.clone(),
+            };
+            let outcome = launch::check(&python, &target, imports, &expected, &home, Duration::from_secs(a.timeout), &mut log)
                 .unwrap_or_else(|e| Outcome::Error { message: format!("cannot run the check with {}: {e}", python.display()) });
             match &outcome {
                 Outcome::Passed => println!("✔ {} on {partition}: started, imported {} check_libs", k.name, imports.len()),

@@ -11,6 +11,7 @@ mod lint;
 mod output;
 mod plan;
 mod progress;
+mod report;
 mod reproduce;
 mod validate;
 
@@ -53,6 +54,7 @@ fn run(cli: Cli, color: bool) -> Result<i32> {
         Command::Validate(a) => validate::run(&a, color),
         Command::Certify(a) => certify::run(&a, color),
         Command::Reproduce(a) => reproduce::run(&a),
+        Command::Report(args::ReportCommand::Merge(a)) => report::merge(&a, color),
         Command::List(a) => manage::list(&a),
         Command::Check(a) => manage::check(&a),
         Command::Remove(a) => manage::remove(&a),

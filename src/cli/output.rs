@@ -28,7 +28,13 @@ pub fn print_error(e: &Error, color: bool) {
         eprintln!("  caused by: {cause}");
         source = cause.source();
     }
-    if let Some(hint) = &e.hint {
+    let bug_hint = "this is a fault of hpc-kernels itself: please report it with the command line and the spec";
+    let hint = match (&e.kind, &e.hint) {
+        (_, Some(hint)) => Some(hint.as_str()),
+        (ErrorKind::Internal, None) => Some(bug_hint),
+        _ => None,
+    };
+    if let Some(hint) = hint {
         let label = if color { "hint:".cyan().bold().to_string() } else { "hint:".to_string() };
         eprintln!("  {label} {hint}");
     }

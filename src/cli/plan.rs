@@ -102,5 +102,5 @@ pub fn install_command(t: &TargetArgs) -> Result<Vec<String>> {
 }
 
 fn absolute(p: std::path::PathBuf) -> Result<std::path::PathBuf> {
-    std::path::absolute(&p).map_err(|e| Error::io("resolve", &p, e))
+    std::path::absolute(&p).map_err(|e| Error::io_arg("resolve", &p, e))
 }

@@ -62,8 +62,12 @@ impl Progress {
                     eprintln!("[{partition}/{kernel}] {} {} ({:.1}s)", result.stage, result.outcome.label(), result.seconds);
                 }
             }
-            RunEvent::KernelFinished { partition, kernel, passed } => {
-                let verdict = if *passed { "✔ passed" } else { "✘ failed" };
+            RunEvent::KernelFinished { partition, kernel, passed, skipped } => {
+                let verdict = match (passed, skipped) {
+                    (true, _) => "✔ passed",
+                    (false, true) => "– skipped",
+                    (false, false) => "✘ failed",
+                };
                 match self.bars.remove(&(partition.clone(), kernel.clone())) {
                     Some(bar) => bar.finish_with_message(verdict.to_string()),
                     None => eprintln!("[{partition}/{kernel}] {verdict}"),

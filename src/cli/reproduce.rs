@@ -32,6 +32,8 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
 
     let (spec, _warnings) = spec::load(spec_path)?;
     common::check_kernels(&spec, spec_path, std::slice::from_ref(&kernel))?;
+    let replay_path = a.replay.clone().unwrap_or_else(|| PathBuf::from(format!("reproduce-{partition}-{kernel}.sh")));
+    common::check_report_target("--replay", &replay_path)?;
     let binary = common::current_binary()?;
     let opts = ValidateOptions {
         partitions: vec![partition.clone()],
@@ -45,6 +47,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         step_timeout: 600,
         binary,
         run_id: format!("reproduce-{}", std::process::id()),
+        shard: None,
     };
     let mut progress = Progress::new();
     let r = reproduce::reproduce(spec_path, &spec, &kernel, &opts, &mut |e| match e {
@@ -54,7 +57,6 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         HarnessEvent::Kept { .. } => {}
     })?;
 
-    let replay_path = a.replay.clone().unwrap_or_else(|| PathBuf::from(format!("reproduce-{partition}-{kernel}.sh")));
     std::fs::write(&replay_path, &r.replay_script).map_err(|e| Error::io("write the replay script", &replay_path, e))?;
 
     let failed = r.result.first_problem();
@@ -92,7 +94,7 @@ fn tail(log: &str, n: usize) -> Vec<&str> {
 
 /// A user's `install --json` report, or the last line of `install --jsonl`.
 fn read_user_report(path: &Path) -> Result<RunReport> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read the log", path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_arg("read the log", path, e))?;
     if let Ok(r) = report::read_json(text.as_bytes()) {
         return Ok(r);
     }

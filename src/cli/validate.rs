@@ -18,6 +18,9 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), color);
     }
     common::check_kernels(&spec, &a.spec, &a.kernels)?;
+    if let Some(path) = &a.junit {
+        common::check_report_target("--junit", path)?;
+    }
     let binary = common::current_binary()?;
     let run_id = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
     let opts = ValidateOptions {
@@ -32,10 +35,14 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         step_timeout: a.step_timeout,
         binary,
         run_id: run_id.clone(),
+        shard: a.shard,
     };
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
 
     let mut progress = Progress::new();
+    if let Some(shard) = a.shard {
+        progress.println(&format!("· shard {shard}: {}", shard_cells(&spec, &opts, shard)));
+    }
     let mut kept = Vec::new();
     let report = validate::validate(&a.spec, &spec, &opts, &mut |e| match e {
         HarnessEvent::Phase(p) => progress.println(&format!("· {p}")),
@@ -46,31 +53,42 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     harness::interrupt::wait_if_interrupted();
     let report = report?;
 
-    let mut failed = !report.all_passed();
-    if let Some(path) = &a.junit {
-        common::write_report_file(path, |w| report::write_junit(&report, w))?;
-    }
+    let mut code = report.exit_code(a.fail_on_skip);
     let mut out = std::io::stdout().lock();
     let io = |e| Error::environment("cannot write to stdout").with_source(e);
     if a.json {
-        report::write_json(&report, &mut out).map_err(io)?;
+        match a.shard {
+            Some(shard) => report::write_shard_json(&report, shard, &mut out),
+            None => report::write_json(&report, &mut out),
+        }
+        .map_err(io)?;
     } else {
         report::write_matrix(&report, &mut out, report::MatrixStyle { color, unicode: true }).map_err(io)?;
     }
+    // The matrix is out; a report that cannot be written fails the run after it.
+    let junit_written = a.junit.as_ref().map(|path| {
+        common::write_report_file(path, |w| match a.shard {
+            Some(shard) => report::write_shard_junit(&report, shard, w),
+            None => report::write_junit(&report, w),
+        })
+    });
     if let Some(dir) = &a.snapshots {
         let results = snapshot::check_snapshots(&report, &snapshot::SnapshotOptions { dir: dir.clone(), accept: a.accept, workspace: None })?;
         let mut err = std::io::stderr().lock();
         snapshot::write_diffs(&results, &mut err, color).map_err(io)?;
-        failed |= results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. }));
+        if results.iter().any(|r| matches!(r.status, snapshot::SnapshotStatus::New | snapshot::SnapshotStatus::Changed { .. })) {
+            code = ExitCode::CheckFailed;
+        }
     }
     // stdout carries only the matrix or the JSON; the rest is for the person.
     for line in &kept {
         progress.println(&format!("kept failed container {line}"));
     }
-    if let Some(path) = &a.junit {
+    if let (Some(path), Some(written)) = (&a.junit, junit_written) {
+        written?;
         progress.println(&format!("JUnit written to {}", path.display()));
     }
-    Ok(if failed { ExitCode::CheckFailed } else { ExitCode::Success })
+    Ok(code)
 }
 
 fn image_line(e: &images::ImageEvent) -> String {
@@ -79,4 +97,17 @@ fn image_line(e: &images::ImageEvent) -> String {
         images::ImageEvent::Finished { step, elapsed } => format!("· image {step}: built in {:.1}s", elapsed.as_secs_f64()),
         images::ImageEvent::Cached { step, tag } => format!("· image {step}: cached ({tag})"),
     }
+}
+
+/// "2 of 6 kernel × partition cells: alpha/pytorch … barnard/tensorflow".
+fn shard_cells(spec: &spec::Spec, opts: &ValidateOptions, shard: crate::shard::Shard) -> String {
+    let kernels: Vec<String> = spec.kernels.keys().filter(|k| opts.kernels.is_empty() || opts.kernels.contains(k)).cloned().collect();
+    let all = crate::shard::select(None, &opts.partitions, &kernels).len();
+    let mine = crate::shard::select(Some(shard), &opts.partitions, &kernels);
+    let span = match mine.as_slice() {
+        [] => String::new(),
+        [only] => format!(": {}/{}", only.0, only.1),
+        [first, .., last] => format!(": {}/{} … {}/{}", first.0, first.1, last.0, last.1),
+    };
+    format!("{} of {all} kernel × partition cells{span}", mine.len())
 }

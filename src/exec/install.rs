@@ -115,6 +115,7 @@ impl<'a> KernelRun<'a> {
                 venv: Some(kp.venv.to_string_lossy().into_owned()),
                 modules: Vec::new(),
                 kernelspec: None,
+                lmod_init: Some(opts.lmod_init.to_string_lossy().into_owned()),
             },
         }
     }
@@ -150,14 +151,14 @@ impl<'a> KernelRun<'a> {
         if let Some((staged, _)) = self.staged.take() {
             kernelspec::discard(&staged);
         }
-        on_event(RunEvent::KernelFinished { partition, kernel, passed: self.result.passed() });
+        on_event(RunEvent::KernelFinished { partition, kernel, passed: self.result.passed(), skipped: self.result.skipped() });
         self.result
     }
 
     fn run_step(&mut self, action: &Action, log_path: &Path) -> (Outcome, String) {
         let mut log = match fs::File::create(log_path) {
-            Ok(f) => LogSink::File(f, Vec::new()),
-            Err(_) => LogSink::Memory(Vec::new()),
+            Ok(f) => LogSink::File(f, process::Tail::default()),
+            Err(_) => LogSink::Memory(process::Tail::default()),
         };
         let outcome = match self.dispatch(action, &mut log) {
             Ok(outcome) => outcome,
@@ -300,7 +301,11 @@ impl<'a> KernelRun<'a> {
             let python = self.opts.launch_python.clone().unwrap_or_else(|| self.kp.venv_python());
             let home = self.opts.base_env.get("HOME").cloned().unwrap_or_else(|| "/tmp".into());
             let target = super::launch::Target { dir: &staged, name: &name, partition: Some(&partition) };
-            let check = super::launch::check(&python, &target, imports, &home, self.opts.timeouts.launch, log)
+            let expected = super::launch::Expected {
+                venv: Some(self.kp.venv.to_string_lossy().into_owned()),
+                modules: lmod::pin(&self.kp.modules, &self.loaded),
+            };
+            let check = super::launch::check(&python, &target, imports, &expected, &home, self.opts.timeouts.launch, log)
                 .map_err(|e| format!("cannot run the launch check with {}: {e}", python.display()))?;
             if !check.is_passed() {
                 return Ok(check);
@@ -364,29 +369,28 @@ fn sanitize(stage: &str) -> String {
     stage.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
 }
 
-/// The step log: written to its file as it comes, and kept for the report.
+/// The step log: written to its file as it comes; its tail is kept for the report.
 enum LogSink {
-    File(fs::File, Vec<u8>),
-    Memory(Vec<u8>),
+    File(fs::File, process::Tail),
+    Memory(process::Tail),
 }
 
 impl LogSink {
     fn into_text(self) -> String {
-        let bytes = match self {
-            LogSink::File(_, b) | LogSink::Memory(b) => b,
-        };
-        String::from_utf8_lossy(&bytes).into_owned()
+        match self {
+            LogSink::File(_, tail) | LogSink::Memory(tail) => tail.into_text(),
+        }
     }
 }
 
 impl Write for LogSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            LogSink::File(f, b) => {
-                b.extend_from_slice(buf);
+            LogSink::File(f, tail) => {
+                tail.push(buf);
                 let _ = f.write_all(buf);
             }
-            LogSink::Memory(b) => b.extend_from_slice(buf),
+            LogSink::Memory(tail) => tail.push(buf),
         }
         Ok(buf.len())
     }

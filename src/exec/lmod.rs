@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::process::{self, CommandSpec, Finished};
 
 /// Where Lmod's bash init lives on common installs (Debian's package first).
-const INIT_CANDIDATES: &[&str] = &[
+pub const INIT_CANDIDATES: &[&str] = &[
     "/usr/share/lmod/lmod/init/bash",
     "/opt/lmod/lmod/init/bash",
     "/usr/local/lmod/lmod/init/bash",

@@ -76,21 +76,35 @@ pub fn run(spec: &CommandSpec, timeout: Duration, log: &mut dyn Write) -> std::i
     let pgid = child.id() as i32;
     ACTIVE_GROUP.store(pgid, Ordering::SeqCst);
 
+    // The reader thread only moves bytes; this thread writes them to the log
+    // as they come, so a hung step's log shows how far it got.
+    let (chunks_tx, chunks) = std::sync::mpsc::channel::<Vec<u8>>();
     let collector = std::thread::spawn(move || {
-        let mut all = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
             match reader.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    if chunks_tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
             }
         }
-        all
     });
+    let mut tail = Tail::default();
+    let mut pass_on = |bytes: Vec<u8>, log: &mut dyn Write| {
+        let _ = log.write_all(&bytes);
+        let _ = log.flush();
+        tail.push(&bytes);
+    };
 
     let deadline = started + timeout;
     let mut timed_out = false;
     let status = loop {
+        while let Ok(bytes) = chunks.try_recv() {
+            pass_on(bytes, log);
+        }
         if let Some(status) = child.try_wait()? {
             break status;
         }
@@ -105,19 +119,50 @@ pub fn run(spec: &CommandSpec, timeout: Duration, log: &mut dyn Write) -> std::i
     // hold the pipe open and leak; the step owns its whole group.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     ACTIVE_GROUP.store(0, Ordering::SeqCst);
-    let bytes = collector.join().unwrap_or_default();
-    let _ = log.write_all(&bytes);
+    let _ = collector.join();
+    for bytes in chunks.try_iter() {
+        pass_on(bytes, log);
+    }
     if timed_out {
         let _ = writeln!(log, "\n[hpc-kernels] timed out after {}s; process group {pgid} killed", timeout.as_secs());
     }
-    let tail = if bytes.len() > KEEP_BYTES { &bytes[bytes.len() - KEEP_BYTES..] } else { &bytes[..] };
     use std::os::unix::process::ExitStatusExt;
     Ok(Finished {
         code: if timed_out { None } else { status.code().or(status.signal().map(|s| 128 + s)) },
         timed_out,
-        output: String::from_utf8_lossy(tail).into_owned(),
+        output: tail.into_text(),
         elapsed: started.elapsed(),
     })
+}
+
+/// The last `KEEP_BYTES` of a step's output: memory stays bounded however
+/// much a step prints (the log file has all of it).
+#[derive(Default)]
+pub(crate) struct Tail {
+    bytes: std::collections::VecDeque<u8>,
+    dropped: bool,
+}
+
+impl Tail {
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend(chunk);
+        if self.bytes.len() > KEEP_BYTES {
+            let excess = self.bytes.len() - KEEP_BYTES;
+            self.bytes.drain(..excess);
+            self.dropped = true;
+        }
+    }
+    pub(crate) fn into_text(self) -> String {
+        let (bytes, dropped) = (Vec::from(self.bytes), self.dropped);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if dropped {
+            // The cut may fall inside a line (or a UTF-8 sequence): start at the next whole line.
+            let start = text.find('\n').map_or(0, |i| i + 1);
+            format!("[hpc-kernels] earlier output omitted here; the log file has all of it\n{}", &text[start..])
+        } else {
+            text
+        }
+    }
 }
 
 fn terminate_group(pgid: i32, child: &mut std::process::Child) {
@@ -192,6 +237,50 @@ mod tests {
         let f = run(&sh("sleep 60 & echo done"), Duration::from_secs(30), &mut Vec::new()).unwrap();
         assert!(f.success());
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Records when each write arrived, relative to its creation.
+    struct Timed(Instant, Vec<(Duration, Vec<u8>)>);
+    impl Write for Timed {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.1.push((self.0.elapsed(), buf.to_vec()));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_reaches_the_log_while_the_step_still_runs() {
+        let mut log = Timed(Instant::now(), Vec::new());
+        let f = run(&sh("echo first; sleep 2; echo second"), Duration::from_secs(30), &mut log).unwrap();
+        assert!(f.success());
+        let first = log.1.iter().find(|(_, b)| String::from_utf8_lossy(b).contains("first")).expect("first line logged");
+        assert!(first.0 < Duration::from_millis(1500), "first line reached the log only after {:?}", first.0);
+    }
+
+    #[test]
+    fn a_hung_step_leaves_what_it_printed_in_the_log() {
+        let mut log = Vec::new();
+        let f = run(&sh("echo 'Collecting numpy'; sleep 30"), Duration::from_millis(500), &mut log).unwrap();
+        assert!(f.timed_out);
+        let text = String::from_utf8(log).unwrap();
+        assert!(text.starts_with("Collecting numpy\n"), "{text}");
+        assert!(text.contains("timed out after"), "{text}");
+    }
+
+    #[test]
+    fn kept_output_is_bounded_but_the_log_has_everything() {
+        let mut log = Vec::new();
+        let script = "for i in $(seq 1 40000); do echo \"line $i of a long pip output\"; done";
+        let f = run(&sh(script), Duration::from_secs(60), &mut log).unwrap();
+        assert!(f.success());
+        assert!(log.len() > 4 * KEEP_BYTES, "log has {} bytes", log.len());
+        assert!(f.output.len() <= KEEP_BYTES + 100, "kept {} bytes", f.output.len());
+        assert!(f.output.starts_with("[hpc-kernels] earlier output omitted"), "{}", &f.output[..80]);
+        assert!(f.output.lines().nth(1).unwrap().starts_with("line "), "cut mid-line: {:?}", f.output.lines().nth(1));
+        assert!(f.output.ends_with("line 40000 of a long pip output\n"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod container;
 pub mod docker;
 pub mod images;
 pub mod interrupt;
+pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
 pub mod validate;

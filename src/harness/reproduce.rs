@@ -113,10 +113,19 @@ fn shell_rc(modules: &[String], result: &KernelResult, kernel: &str) -> String {
         .first_problem()
         .map(|s| format!("{} {}", s.stage, s.outcome.label()))
         .unwrap_or_else(|| "nothing failed".into());
+    // The init the install itself used; without one (the install never
+    // started), the places the install would have searched, in its order.
+    let init = match &result.lmod_init {
+        Some(init) => format!(". {}", render::quote(init)),
+        None => {
+            let candidates: Vec<String> = crate::exec::lmod::INIT_CANDIDATES.iter().map(|c| render::quote(c)).collect();
+            format!("for f in ${{LMOD_PKG:+\"$LMOD_PKG/init/bash\"}} {}; do [ -f \"$f\" ] && {{ . \"$f\"; break; }}; done", candidates.join(" "))
+        }
+    };
     format!(
         r#"# hpc-kernels reproduce: the state of kernel {kernel} at its failing step
 [ -f /etc/bash.bashrc ] && . /etc/bash.bashrc
-declare -F module >/dev/null || . /usr/share/lmod/lmod/init/bash
+declare -F module >/dev/null || {{ {init}; }}
 module purge
 module load {mods} || echo "hpc-kernels: module load failed here too (the install's modules step)"
 if [ -x {venv}/bin/python ]; then . {venv}/bin/activate; fi
@@ -130,6 +139,7 @@ echo "  replay:  bash {replay}"
         venv = render::quote(&venv),
         workspace = CONTAINER_WORKSPACE,
         replay = REPLAY_FILE,
+        init = init,
     )
 }
 

@@ -1,16 +1,15 @@
 //! The validation matrix: every kernel × partition installed, checked and
 //! launched in its own container of the partition's image, in parallel.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 
 use super::container::{Container, ContainerSpec};
 use super::shared_home::{self, SharedHome};
 use super::images::{self, BuildOptions};
 use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
 use crate::error::{Error, Result};
+use crate::shard::{self, Shard};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
 use crate::spec::Spec;
 
@@ -38,6 +37,8 @@ pub struct ValidateOptions {
     pub binary: PathBuf,
     /// Identifies this run's containers.
     pub run_id: String,
+    /// Run only this slice of the kernel × partition matrix.
+    pub shard: Option<Shard>,
 }
 
 /// What the harness tells the person watching.
@@ -48,6 +49,7 @@ pub enum HarnessEvent {
     Kept { partition: String, kernel: String, command: String },
 }
 
+#[derive(Clone)]
 struct Job {
     partition: String,
     kernel: String,
@@ -68,14 +70,29 @@ pub fn validate(
         .cloned()
         .collect();
 
-    let (built, wheelhouse) = prepare(spec, opts, on_event)?;
+    let cells = shard::select(opts.shard, &opts.partitions, &kernels);
+    let in_run = |p: &str, k: &str| cells.iter().any(|(cp, ck)| cp == p && ck == k);
+    let partitions: Vec<String> =
+        opts.partitions.iter().filter(|p| opts.shard.is_none() || cells.iter().any(|(cp, _)| cp == *p)).cloned().collect();
+    if partitions.is_empty() && opts.shard.is_some() {
+        on_event(HarnessEvent::Phase("this shard has no kernel × partition cells".into()));
+        return Ok(RunReport {
+            tool_version: crate::VERSION.to_string(),
+            spec_file: spec_path.display().to_string(),
+            spec_sha256: spec.source_sha256.clone(),
+            partitions: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
+    let (built, wheelhouse) = prepare(spec, &ValidateOptions { partitions: partitions.clone(), ..opts.clone() }, on_event)?;
     let mut mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
 
     let mut results: Vec<PartitionResult> = Vec::new();
-    let mut jobs = VecDeque::new();
-    for p in &opts.partitions {
+    let mut jobs = Vec::new();
+    for p in &partitions {
+        let kernels: Vec<String> = kernels.iter().filter(|k| in_run(p, k)).cloned().collect();
         let image = built.iter().find(|b| &b.partition == p).map(|b| b.tag.clone());
         let mut pr = PartitionResult { partition: p.clone(), kernels: Vec::new(), error: None };
         match (image, spec.modules_by_cluster.contains_key(p)) {
@@ -88,7 +105,7 @@ pub fn validate(
             }
             (Some(image), true) => {
                 for k in &kernels {
-                    jobs.push_back(Job { partition: p.clone(), kernel: k.clone(), image: image.clone() });
+                    jobs.push(Job { partition: p.clone(), kernel: k.clone(), image: image.clone() });
                 }
             }
         }
@@ -96,38 +113,24 @@ pub fn validate(
     }
 
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
-    let ctx = Arc::new(RunContext { opts: opts.clone(), mounts: mounts.clone() });
-    let queue = Arc::new(Mutex::new(jobs));
-    let (tx, rx) = mpsc::channel::<Message>();
-    let workers: Vec<_> = (0..opts.jobs.max(1))
-        .map(|_| {
-            let (queue, tx, ctx) = (queue.clone(), tx.clone(), ctx.clone());
-            std::thread::spawn(move || loop {
-                let job = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some(job) = job else { break };
-                let result = ctx.run_job(&job, &tx);
-                let _ = tx.send(Message::Done(job.partition, result));
-            })
-        })
-        .collect();
-    drop(tx);
-    let mut done: Vec<(String, KernelResult)> = Vec::new();
-    for msg in rx {
-        match msg {
+    let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone() };
+    let outcomes = super::pool::run_all(
+        jobs.clone(),
+        opts.jobs,
+        |job, tx| ctx.run_job(job, tx),
+        |msg| match msg {
             Message::Event(e) => on_event(HarnessEvent::Run(e)),
             Message::Kept { partition, kernel, command } => on_event(HarnessEvent::Kept { partition, kernel, command }),
-            Message::Done(partition, result) => done.push((partition, result)),
-        }
-    }
-    for w in workers {
-        let _ = w.join();
-    }
-    // Report in spec order, whatever order the jobs finished in.
-    for pr in results.iter_mut() {
-        for k in &kernels {
-            if let Some(i) = done.iter().position(|(p, r)| p == &pr.partition && &r.kernel == k) {
-                pr.kernels.push(done.swap_remove(i).1);
-            }
+        },
+    );
+    // Every planned cell appears in the report, in spec order, whatever
+    // happened to the worker that ran it.
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        let result = outcome.unwrap_or_else(|panic| {
+            harness_error(&job.kernel, format!("the harness worker for this cell panicked: {panic}"))
+        });
+        if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
+            pr.kernels.push(result);
         }
     }
     let images: Vec<(String, String)> = built.iter().map(|b| (b.partition.clone(), b.tag.clone())).collect();
@@ -187,7 +190,6 @@ pub fn prepare(
 enum Message {
     Event(RunEvent),
     Kept { partition: String, kernel: String, command: String },
-    Done(String, KernelResult),
 }
 
 struct RunContext {
@@ -226,7 +228,7 @@ pub struct Mounts {
 
 impl Mounts {
     pub fn new(binary: PathBuf, wheelhouse_dir: PathBuf, spec_path: &Path) -> Result<Mounts> {
-        let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io("resolve", spec_path, e))?;
+        let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
         Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name, home_volume: None })
@@ -348,5 +350,6 @@ fn single_stage(kernel: &str, display_name: String, stage: &str, outcome: Outcom
         venv: None,
         modules: Vec::new(),
         kernelspec: None,
+        lmod_init: None,
     }
 }

@@ -170,6 +170,7 @@ mod tests {
             venv: Some("/ws/v".into()),
             modules: modules.iter().map(|m| m.to_string()).collect(),
             kernelspec: Some(KernelspecFiles { kernel_json: "{}\n".into(), launcher: launcher.into() }),
+            lmod_init: None,
         }
     }
 

@@ -23,7 +23,7 @@ pub fn read_json(bytes: &[u8]) -> Result<RunReport, serde_json::Error> {
 /// Reads a report file, with errors that name the file and position.
 pub fn read_json_file(path: &Path) -> Result<RunReport> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::io("read run report", path, e)
+        Error::io_arg("read run report", path, e)
             .with_hint("pass the file written by `--json` (or `--report-json`) of an earlier run")
     })?;
     read_json(&bytes).map_err(|e| {
@@ -77,6 +77,7 @@ mod tests {
                         kernel_json: "{}".into(),
                         launcher: "#!/bin/bash\n".into(),
                     }),
+                    lmod_init: Some("/usr/share/lmod/lmod/init/bash".into()),
                 }],
                 error: Some("late fault".into()),
             }],

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::{Outcome, PartitionResult, RunReport, StepResult};
+use crate::shard::Shard;
 
 /// Writes the JUnit XML of `report`, stamping every suite with the current time.
 pub fn write_junit(report: &RunReport, w: &mut dyn Write) -> io::Result<()> {
@@ -38,22 +39,62 @@ pub fn write_junit_at(
     w: &mut dyn Write,
     timestamp: SystemTime,
 ) -> io::Result<()> {
+    write_junit_named(report, None, w, timestamp)
+}
+
+/// The JUnit XML of one shard of a run: the root `<testsuites>` is named
+/// [`shard_root_name`], which `report merge` reads back.
+pub fn write_shard_junit(report: &RunReport, shard: Shard, w: &mut dyn Write) -> io::Result<()> {
+    write_junit_named(report, Some(&shard_root_name(shard, &report.spec_sha256)), w, SystemTime::now())
+}
+
+fn write_junit_named(
+    report: &RunReport,
+    root_name: Option<&str>,
+    w: &mut dyn Write,
+    timestamp: SystemTime,
+) -> io::Result<()> {
     let stamp = rfc3339_utc(timestamp);
     let mut junit = Report::unnamed();
     for partition in &report.partitions {
         junit.add_test_suite(partition_suite(partition, &stamp));
     }
+    let total_seconds: f64 = report.partitions.iter().map(partition_seconds).sum();
+    write_report(&junit, root_name, total_seconds, w)
+}
+
+/// Serialises `junit` with an honest, schema-valid root tag.
+fn write_report(junit: &Report, root_name: Option<&str>, total_seconds: f64, w: &mut dyn Write) -> io::Result<()> {
     let mut buffer = Vec::new();
     junit.serialize(&mut buffer).map_err(|e| io::Error::other(format!("JUnit XML: {e}")))?;
-    let total_seconds: f64 = report.partitions.iter().map(partition_seconds).sum();
+    let name = root_name.map(|n| format!(" name=\"{}\"", escape_attribute(n))).unwrap_or_default();
     let root = format!(
-        "<testsuites tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\"",
+        "<testsuites{name} tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\"",
         junit.tests,
         junit.failures,
         junit.errors,
         finite_seconds(total_seconds)
     );
     w.write_all(&fix_root_tag(&buffer, &root)?)
+}
+
+/// `hpc-kernels shard 2/5 spec 0123456789ab`: which shard, of which spec.
+pub fn shard_root_name(shard: Shard, spec_sha256: &str) -> String {
+    let spec: String = spec_sha256.chars().take(12).collect();
+    format!("{SHARD_ROOT_PREFIX}{shard} spec {spec}")
+}
+
+/// Reads [`shard_root_name`] back: the shard and the spec hash prefix.
+pub fn parse_shard_root_name(name: &str) -> Option<(Shard, String)> {
+    let rest = name.strip_prefix(SHARD_ROOT_PREFIX)?;
+    let (shard, spec) = rest.split_once(" spec ")?;
+    Some((shard.parse().ok()?, spec.to_string()))
+}
+
+const SHARD_ROOT_PREFIX: &str = "hpc-kernels shard ";
+
+fn escape_attribute(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }
 
 fn partition_suite(partition: &PartitionResult, stamp: &str) -> TestSuite {
@@ -263,6 +304,7 @@ mod tests {
             venv: None,
             modules: vec![],
             kernelspec: None,
+            lmod_init: None,
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),
@@ -286,6 +328,7 @@ mod tests {
             venv: None,
             modules: vec![],
             kernelspec: None,
+            lmod_init: None,
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),

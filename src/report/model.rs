@@ -72,6 +72,10 @@ pub struct KernelResult {
     pub modules: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernelspec: Option<KernelspecFiles>,
+    /// Lmod's bash init script the install used, so a later shell in the
+    /// same place (`reproduce`) initialises the same Lmod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lmod_init: Option<String>,
 }
 
 impl KernelResult {
@@ -79,8 +83,13 @@ impl KernelResult {
     pub fn first_problem(&self) -> Option<&StepResult> {
         self.steps.iter().find(|s| s.outcome.is_problem())
     }
+    /// No stage had a problem and at least one stage really ran and passed.
     pub fn passed(&self) -> bool {
-        self.first_problem().is_none()
+        self.first_problem().is_none() && self.steps.iter().any(|s| s.outcome.is_passed())
+    }
+    /// No stage had a problem, and none ran either: nothing was proven.
+    pub fn skipped(&self) -> bool {
+        self.first_problem().is_none() && !self.steps.iter().any(|s| s.outcome.is_passed())
     }
 }
 
@@ -107,10 +116,25 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn all_passed(&self) -> bool {
+    /// No partition fault and no kernel with a failed, timed-out or errored
+    /// stage. Skipped kernels do not count against it: see `skipped_kernels`.
+    pub fn no_problems(&self) -> bool {
         self.partitions
             .iter()
-            .all(|p| p.error.is_none() && p.kernels.iter().all(KernelResult::passed))
+            .all(|p| p.error.is_none() && p.kernels.iter().all(|k| k.first_problem().is_none()))
+    }
+    /// Kernels on partitions where not a single stage ran.
+    pub fn skipped_kernels(&self) -> usize {
+        self.partitions.iter().flat_map(|p| &p.kernels).filter(|k| k.skipped()).count()
+    }
+    /// The exit code this report earns: 1 for any problem, and for skipped
+    /// kernels when the caller asked for every kernel to run (`--fail-on-skip`).
+    pub fn exit_code(&self, fail_on_skip: bool) -> crate::ExitCode {
+        if !self.no_problems() || (fail_on_skip && self.skipped_kernels() > 0) {
+            crate::ExitCode::CheckFailed
+        } else {
+            crate::ExitCode::Success
+        }
     }
 }
 
@@ -121,5 +145,12 @@ pub enum RunEvent {
     KernelStarted { partition: String, kernel: String, stages: usize },
     StepStarted { partition: String, kernel: String, stage: String },
     StepFinished { partition: String, kernel: String, result: StepResult },
-    KernelFinished { partition: String, kernel: String, passed: bool },
+    KernelFinished {
+        partition: String,
+        kernel: String,
+        passed: bool,
+        /// Nothing ran (every stage skipped); `passed` is false then too.
+        #[serde(default)]
+        skipped: bool,
+    },
 }

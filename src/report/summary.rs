@@ -97,6 +97,7 @@ mod tests {
             venv: None,
             modules: vec![],
             kernelspec: None,
+            lmod_init: None,
         }
     }
 

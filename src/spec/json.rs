@@ -71,15 +71,27 @@ pub struct ParseProblem {
     pub hint: Option<String>,
 }
 
+/// Duplicate keys reported one by one; the rest are counted in one problem,
+/// so that a hostile document costs linear time and memory.
+const REPORTED_DUPLICATES: usize = 1000;
+
 /// Parses one JSON document. Returns the tree when the syntax is valid, and
 /// every problem found (duplicate keys do not stop the parse).
 pub fn parse(text: &str) -> (Option<Node>, Vec<ParseProblem>) {
-    let mut parser = Parser { bytes: text.as_bytes(), text, at: 0, line: 1, column: 1, path: JsonPath::root(), problems: Vec::new() };
+    let mut parser = Parser { bytes: text.as_bytes(), text, at: 0, line: 1, column: 1, path: JsonPath::root(), problems: Vec::new(), duplicates: 0 };
     if text.starts_with('\u{feff}') {
         parser.at = 3;
     }
     let result = parser.document();
     let mut problems = parser.problems;
+    if parser.duplicates > REPORTED_DUPLICATES {
+        let last = problems.iter().rev().find(|p| p.code == "duplicate-key").cloned();
+        if let Some(mut summary) = last {
+            summary.message = format!("{} more duplicate keys not reported one by one", parser.duplicates - REPORTED_DUPLICATES);
+            summary.value = None;
+            problems.push(summary);
+        }
+    }
     match result {
         Ok(node) => (Some(node), problems),
         Err(fatal) => {
@@ -99,6 +111,8 @@ struct Parser<'a> {
     column: usize,
     path: JsonPath,
     problems: Vec<ParseProblem>,
+    /// Duplicate keys seen; only the first `REPORTED_DUPLICATES` become problems.
+    duplicates: usize,
 }
 
 impl Parser<'_> {
@@ -204,6 +218,9 @@ impl Parser<'_> {
         let depth = self.enter(depth)?;
         self.bump();
         let mut members: Vec<Member> = Vec::new();
+        // Key → index in `members`: duplicate detection stays linear on
+        // hostile objects with hundreds of thousands of keys.
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.bump();
@@ -230,7 +247,10 @@ impl Parser<'_> {
             self.skip_whitespace();
             self.path.push(Segment::Key(key.clone()));
             let node = self.value(depth)?;
-            if let Some(first) = members.iter().find(|m| m.key == key) {
+            if seen.contains_key(&key) {
+                self.duplicates += 1;
+            }
+            if let Some(first) = seen.get(&key).map(|&i| &members[i]).filter(|_| self.duplicates <= REPORTED_DUPLICATES) {
                 self.problems.push(ParseProblem {
                     code: "duplicate-key",
                     message: format!("duplicate key {key:?} (first at line {}:{})", first.key_pos.line, first.key_pos.column),
@@ -239,7 +259,8 @@ impl Parser<'_> {
                     value: Some(format!("{key:?}")),
                     hint: Some("JSON readers disagree on which copy wins; keep one and merge the two".into()),
                 });
-            } else {
+            } else if !seen.contains_key(&key) {
+                seen.insert(key.clone(), members.len());
                 members.push(Member { key, key_pos, node });
             }
             self.path.pop();
@@ -442,6 +463,21 @@ fn syntax_hint(found: char) -> Option<&'static str> {
         '/' | '#' => Some("JSON has no comments; use a key starting with \"_\" for a comment"),
         c if c.is_ascii_alphabetic() => Some("keys and strings must be in double quotes"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    #[test]
+    fn thousands_of_duplicate_keys_are_reported_up_to_a_bound_and_counted() {
+        let members: Vec<String> = (0..REPORTED_DUPLICATES + 11).map(|_| "\"k\": 1".to_string()).collect();
+        let (node, problems) = parse(&format!("{{{}}}", members.join(",")));
+        assert!(node.is_some());
+        assert_eq!(problems.len(), REPORTED_DUPLICATES + 1);
+        assert!(problems.iter().all(|p| p.code == "duplicate-key"));
+        assert_eq!(problems.last().unwrap().message, "10 more duplicate keys not reported one by one");
     }
 }
 

@@ -27,7 +27,15 @@ pub struct Linter<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Partitions named in `modules_by_cluster`, for cross-checks.
     pub partitions: Vec<String>,
+    /// Diagnostics per code so far; past `KEPT_PER_CODE` they are only counted.
+    per_code: std::collections::HashMap<&'static str, usize>,
+    /// Where annotations of uncounted diagnostics go.
+    overflow: Diagnostic,
 }
+
+/// Diagnostics kept per code. A hostile spec can carry hundreds of thousands
+/// of one problem; the rest are counted in one diagnostic (see `finish`).
+const KEPT_PER_CODE: usize = 2000;
 
 /// Fills in the optional parts of a diagnostic just pushed.
 pub trait Annotate {
@@ -100,10 +108,49 @@ pub fn members(members: &[Member]) -> impl Iterator<Item = &Member> {
 
 impl<'a> Linter<'a> {
     pub fn new(file: &'a Path, source: &'a str) -> Self {
-        Linter { file, source, diagnostics: Vec::new(), partitions: Vec::new() }
+        let overflow = Diagnostic {
+            severity: Severity::Warning,
+            code: "",
+            file: file.to_path_buf(),
+            path: String::new(),
+            line: None,
+            column: None,
+            message: String::new(),
+            value: None,
+            hint: None,
+        };
+        Linter { file, source, diagnostics: Vec::new(), partitions: Vec::new(), per_code: Default::default(), overflow }
+    }
+
+    /// The diagnostics, with one more per code whose count passed the bound.
+    pub fn finish(&mut self) -> Vec<Diagnostic> {
+        let mut diagnostics = std::mem::take(&mut self.diagnostics);
+        let mut over: Vec<(&'static str, usize)> =
+            self.per_code.iter().filter(|(_, n)| **n > KEPT_PER_CODE).map(|(c, n)| (*c, *n)).collect();
+        over.sort();
+        for (code, count) in over {
+            let severity = diagnostics.iter().find(|d| d.code == code).map_or(Severity::Warning, |d| d.severity);
+            diagnostics.push(Diagnostic {
+                severity,
+                code: "omitted",
+                file: self.file.to_path_buf(),
+                path: String::new(),
+                line: None,
+                column: None,
+                message: format!("{} more [{code}] not listed one by one", count - KEPT_PER_CODE),
+                value: None,
+                hint: Some("fix the ones listed; the rest are of the same kind".into()),
+            });
+        }
+        diagnostics
     }
 
     pub fn push(&mut self, severity: Severity, code: &'static str, path: &JsonPath, pos: Pos, message: impl Into<String>) -> &mut Diagnostic {
+        let count = self.per_code.entry(code).or_insert(0);
+        *count += 1;
+        if *count > KEPT_PER_CODE {
+            return &mut self.overflow;
+        }
         self.diagnostics.push(Diagnostic {
             severity,
             code,
@@ -190,8 +237,8 @@ impl<'a> Linter<'a> {
             Some(m) => self.pip_module_groups(m),
             None => Vec::new(),
         };
-        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-        let mut used = Vec::new();
+        let group_names: indexmap::IndexSet<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let mut used = std::collections::HashSet::new();
         let kernels = find("kernels").map(|m| self.kernels(m, &group_names, &mut used)).unwrap_or_default();
         for group in &groups {
             if !used.contains(&group.name) {

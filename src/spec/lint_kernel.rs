@@ -1,6 +1,8 @@
 //! Lint of `kernels`: kernel keys and every key of a kernel object.
 
-use indexmap::IndexMap;
+use std::collections::HashSet;
+
+use indexmap::{IndexMap, IndexSet};
 
 use super::json::{Member, Node, Value};
 use super::lint::{did_you_mean, members, quoted, words, Annotate, Linter};
@@ -11,7 +13,7 @@ use super::Kernel;
 const KERNEL_KEYS: &[&str] = &["name", "module_load", "module_load_cluster", "pip_dependencies", "check_libs", "test_script"];
 
 impl Linter<'_> {
-    pub fn kernels(&mut self, member: &Member, groups: &[String], used: &mut Vec<String>) -> IndexMap<String, Kernel> {
+    pub fn kernels(&mut self, member: &Member, groups: &IndexSet<String>, used: &mut HashSet<String>) -> IndexMap<String, Kernel> {
         let path = JsonPath::root().key("kernels");
         let mut out = IndexMap::new();
         let Value::Object(all) = &member.node.value else {
@@ -36,7 +38,7 @@ impl Linter<'_> {
         out
     }
 
-    fn kernel(&mut self, path: &JsonPath, member: &Member, groups: &[String], used: &mut Vec<String>) -> Option<Kernel> {
+    fn kernel(&mut self, path: &JsonPath, member: &Member, groups: &IndexSet<String>, used: &mut HashSet<String>) -> Option<Kernel> {
         let Value::Object(all) = &member.node.value else {
             self.wrong_type(path, &member.node, "a kernel object", "{\"name\": \"PyTorch\", \"module_load\": [\"PyTorch/1.13.1\"]}");
             return None;
@@ -105,8 +107,9 @@ impl Linter<'_> {
         out
     }
 
-    fn pip_dependencies(&mut self, path: &JsonPath, node: &Node, groups: &[String], used: &mut Vec<String>) -> Vec<String> {
+    fn pip_dependencies(&mut self, path: &JsonPath, node: &Node, groups: &IndexSet<String>, used: &mut HashSet<String>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        let mut listed_here: HashSet<&str> = HashSet::new();
         let Value::Array(items) = &node.value else {
             self.wrong_type(path, node, "an array of pip group names", "[\"base_pks\", \"ml_libs\"]");
             return out;
@@ -118,16 +121,19 @@ impl Linter<'_> {
                 continue;
             };
             if !used.contains(name) {
-                used.push(name.clone());
+                used.insert(name.clone());
             }
             if !groups.contains(name) {
-                let listed = if groups.is_empty() { "(none defined)".to_string() } else { groups.join(", ") };
-                let hint = match did_you_mean(name, groups.iter().map(String::as_str)) {
+                let listed = listing(groups);
+                // Suggestions compare with every group: bounded, so that a
+                // hostile spec with many groups and references stays linear.
+                let candidates = groups.iter().take(SUGGEST_AMONG).map(String::as_str);
+                let hint = match did_you_mean(name, candidates) {
                     Some(close) => format!("did you mean {}? groups: {listed}", quoted(close)),
                     None => format!("define it in pip_module_groups; groups: {listed}"),
                 };
                 self.error("unknown-group", &item_path, item.pos, format!("no pip group named {}", quoted(name))).value(quoted(name)).hint(hint);
-            } else if out.contains(name) {
+            } else if !listed_here.insert(name.as_str()) {
                 self.error("duplicate-group", &item_path, item.pos, format!("pip group {} is listed twice", quoted(name)))
                     .value(quoted(name))
                     .hint("each group is installed once; remove the second entry");
@@ -187,5 +193,21 @@ impl Linter<'_> {
                 None
             }
         }
+    }
+}
+
+/// Groups compared with an unknown name for "did you mean".
+const SUGGEST_AMONG: usize = 1000;
+/// Groups named in a hint.
+const LISTED_GROUPS: usize = 20;
+
+fn listing(groups: &IndexSet<String>) -> String {
+    if groups.is_empty() {
+        return "(none defined)".to_string();
+    }
+    let shown: Vec<&str> = groups.iter().take(LISTED_GROUPS).map(String::as_str).collect();
+    match groups.len().saturating_sub(LISTED_GROUPS) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
     }
 }

@@ -96,7 +96,7 @@ pub fn lint_bytes(file: &Path, bytes: &[u8]) -> LintReport {
         }
     }
     let parts = root.as_ref().and_then(|root| linter.document(root));
-    let mut diagnostics = std::mem::take(&mut linter.diagnostics);
+    let mut diagnostics = linter.finish();
     // Sort by position; diagnostics without one go last; ties keep discovery order.
     diagnostics.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
     let spec = match parts {
@@ -139,8 +139,8 @@ fn position_of(prefix: &[u8], offset: usize) -> Pos {
 /// Reads and lints a spec file. Files over 4 MiB are refused without reading them.
 pub fn lint_file(file: &Path) -> Result<LintReport> {
     let hint = "check the path of the spec file";
-    let handle = std::fs::File::open(file).map_err(|e| Error::io("read the spec", file, e).with_hint(hint))?;
-    let size = handle.metadata().map_err(|e| Error::io("read the spec", file, e).with_hint(hint))?.len();
+    let handle = std::fs::File::open(file).map_err(|e| Error::io_arg("read the spec", file, e).with_hint(hint))?;
+    let size = handle.metadata().map_err(|e| Error::io_arg("read the spec", file, e).with_hint(hint))?.len();
     if size > MAX_SPEC_BYTES {
         return Ok(too_large(file, size));
     }
@@ -149,7 +149,7 @@ pub fn lint_file(file: &Path) -> Result<LintReport> {
     handle
         .take(MAX_SPEC_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io("read the spec", file, e).with_hint("is it a regular file?"))?;
+        .map_err(|e| Error::io_arg("read the spec", file, e).with_hint("is it a regular file?"))?;
     Ok(lint_bytes(file, &bytes))
 }
 

@@ -13,9 +13,19 @@ use owo_colors::OwoColorize;
 
 use super::{Diagnostic, Severity};
 
+/// Blocks shown per diagnostic code; the rest are counted in one line (a
+/// hostile spec can carry hundreds of thousands of the same problem).
+const SHOWN_PER_CODE: usize = 50;
+
 /// Writes each diagnostic as a block followed by a blank line; colour only when `color`.
 pub fn render_human(diags: &[Diagnostic], w: &mut dyn Write, color: bool) -> std::io::Result<()> {
+    let mut per_code: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for d in diags {
+        let seen = per_code.entry(d.code).or_insert(0);
+        *seen += 1;
+        if *seen > SHOWN_PER_CODE {
+            continue;
+        }
         let label = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -44,6 +54,9 @@ pub fn render_human(diags: &[Diagnostic], w: &mut dyn Write, color: bool) -> std
         }
         writeln!(w)?;
     }
+    for (code, count) in per_code.into_iter().filter(|(_, n)| *n > SHOWN_PER_CODE) {
+        writeln!(w, "… and {} more [{code}] not shown (`hpc-kernels lint --json` lists every one)\n", count - SHOWN_PER_CODE)?;
+    }
     Ok(())
 }
 
@@ -51,4 +64,34 @@ pub fn render_human(diags: &[Diagnostic], w: &mut dyn Write, color: bool) -> std
 pub fn render_json(diags: &[Diagnostic], w: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, diags)?;
     writeln!(w)
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn many_diagnostics_of_one_code_are_shown_up_to_the_cap_and_counted() {
+        let d = |code: &'static str| Diagnostic {
+            severity: Severity::Warning,
+            code,
+            file: PathBuf::from("s.json"),
+            path: "pip_module_groups.g".into(),
+            line: Some(1),
+            column: Some(2),
+            message: "m".into(),
+            value: None,
+            hint: None,
+        };
+        let mut diags: Vec<Diagnostic> = (0..SHOWN_PER_CODE + 7).map(|_| d("unused-group")).collect();
+        diags.push(d("duplicate-key"));
+        let mut out = Vec::new();
+        render_human(&diags, &mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("warning[unused-group]").count(), SHOWN_PER_CODE);
+        assert_eq!(text.matches("warning[duplicate-key]").count(), 1);
+        assert!(text.contains("… and 7 more [unused-group] not shown"), "{text}");
+        assert!(!text.contains("more [duplicate-key]"));
+    }
 }

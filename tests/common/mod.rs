@@ -6,15 +6,23 @@ use std::process::Command;
 
 pub const LMOD_INIT: &str = "/usr/share/lmod/lmod/init/bash";
 
-/// Real-environment tests run everywhere Lmod is installed; in CI a missing
-/// Lmod is a failure, on a developer machine a loud skip.
-pub fn require_lmod() -> bool {
-    if Path::new(LMOD_INIT).is_file() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "Lmod ({LMOD_INIT}) is required in CI: .ci/run installs Debian's lmod");
-    eprintln!("\n*** SKIP: Lmod is not installed ({LMOD_INIT}); host install tests did NOT run ***\n");
-    false
+/// How to leave out the tests that need Docker or Lmod so that the runner
+/// reports them as skipped (a test never passes without having run).
+pub const SKIP_HINT: &str = "run `cargo nextest run --profile no-containers` to leave the Docker and Lmod tests out; \
+     nextest then counts them as skipped";
+
+/// A test that needs Lmod fails without it: see [`SKIP_HINT`].
+pub fn require_lmod() {
+    assert!(
+        Path::new(LMOD_INIT).is_file(),
+        "this test needs Lmod ({LMOD_INIT} is missing): scripts/setup-host.sh installs Debian's lmod; or {SKIP_HINT}"
+    );
+}
+
+/// A test that needs a program fails without it.
+pub fn require_program(program: &str, package: &str) {
+    let found = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "this test needs {program}: scripts/setup-host.sh installs the Debian package {package}");
 }
 
 pub fn bin() -> assert_cmd::Command {
@@ -167,21 +175,25 @@ impl Site {
 }
 
 
-/// Container tests run wherever Docker answers; in CI a missing Docker is a
-/// failure, on a developer machine a loud skip.
-pub fn require_docker() -> bool {
-    let ok = Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
-    if ok {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "Docker is required in CI: `docker info` failed");
-    eprintln!("\n*** SKIP: Docker is not reachable (`docker info` failed); container tests did NOT run ***\n");
-    false
+/// A test that needs Docker fails without it: see [`SKIP_HINT`].
+pub fn require_docker() {
+    let ok = Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "this test needs Docker Engine (`docker info` failed); or {SKIP_HINT}");
 }
 
-/// Runs `python3 -c CODE ARGS…`; panics with its output when it fails.
+/// The python of the tools venv that scripts/setup-host.sh makes (with
+/// junitparser); fails the test with the fix when it is missing.
+pub fn tools_python() -> PathBuf {
+    let venv = hpc_kernels::harness::wheelhouse::tools::tools_venv(&hpc_kernels::paths::default_cache_dir());
+    let python = venv.join("bin/python");
+    let ok = Command::new(&python).args(["-c", "import junitparser"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "this test needs junitparser in {}: run scripts/setup-host.sh", venv.display());
+    python
+}
+
+/// Runs the tools venv's `python -c CODE ARGS…`; panics with its output when it fails.
 pub fn python(code: &str, args: &[&str]) -> String {
-    let out = Command::new("python3").arg("-c").arg(code).args(args).output().expect("python3 runs");
+    let out = Command::new(tools_python()).arg("-c").arg(code).args(args).output().expect("python runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "python3 failed: {text}");
     text

@@ -222,7 +222,7 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
 fn open_directories(root: &Path) -> Result<()> {
     for entry in walkdir::WalkDir::new(root) {
         let entry = entry.map_err(|e| {
-            Error::internal(format!("cannot walk the build context {}", root.display())).with_source(e).with_hint("check free space and permissions of TMPDIR")
+            Error::environment(format!("cannot walk the build context {}", root.display())).with_source(e).with_hint("check free space and permissions of TMPDIR")
         })?;
         if entry.file_type().is_dir() {
             fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o755))

@@ -3,7 +3,7 @@
 //! layout instead (e.g. after `images import-spider` added a partition).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -97,11 +97,6 @@ impl Source {
 /// Relative origin used in generated file headers (stable across machines).
 pub fn origin_label(partition: &str) -> String {
     format!("containers/{partition}/spider.json and containers/overlay.json")
-}
-
-/// The directory of the repository's containers/ when run from a checkout.
-pub fn repo_containers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("containers")
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! The chain directories are siblings, never nested, because Lmod would read a
 //! directory below a MODULEPATH entry as part of a module name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::overlay::{ModuleOverlay, Overlay, PythonPackage};
 use super::spider::{Module, Tree};
@@ -122,7 +122,9 @@ fn lua_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\{}", c as u32)),
+            // Always three digits: Lua reads up to three, so `\1` before a
+            // digit `2` would be the one character `\12`.
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\{:03}", c as u32)),
             c => out.push(c),
         }
     }
@@ -223,18 +225,6 @@ fn python_package_files(site: &str, module: &Module, package: &PythonPackage) ->
     files
 }
 
-/// Modulefiles by path, for tests and `images list`-style summaries.
-pub fn modulefiles(files: &[LayerFile]) -> BTreeMap<&str, &str> {
-    files
-        .iter()
-        .filter(|f| f.path.ends_with(".lua"))
-        .filter_map(|f| match &f.content {
-            Content::File { text, .. } => Some((f.path.as_str(), text.as_str())),
-            Content::Symlink(_) => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +302,7 @@ mod tests {
     #[test]
     fn lua_strings_are_escaped() {
         assert_eq!(lua_str("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(lua_str("\u{1}2"), "\"\\0012\"", "a control character before a digit keeps its own escape");
+        assert_eq!(lua_str("\u{1b}[0m"), "\"\\027[0m\"");
     }
 }

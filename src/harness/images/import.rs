@@ -39,7 +39,7 @@ pub fn import_spider(file: &Path, partition: &str, host: &str, containers_dir: &
         return Err(Error::usage(format!("\"{host}\" is not a host name label")).with_hint("e.g. login1"));
     }
     let text = fs::read_to_string(file)
-        .map_err(|e| Error::io("read the spider export", file, e).with_hint("export it with `$LMOD_DIR/spider -o jsonSoftwarePage $MODULEPATH > FILE`"))?;
+        .map_err(|e| Error::io_arg("read the spider export", file, e).with_hint("export it with `$LMOD_DIR/spider -o jsonSoftwarePage $MODULEPATH > FILE`"))?;
     let origin = file.display().to_string();
     let tree = spider::parse(&origin, &text)?;
     if tree.modules.is_empty() {

@@ -102,20 +102,7 @@ pub fn known_partitions() -> Vec<String> {
     data::Source::from_env().partitions().map(|p| p.into_keys().collect()).unwrap_or_default()
 }
 
-/// `$HPC_KERNELS_CACHE`, else `$XDG_CACHE_HOME/hpc-kernels`, else `~/.cache/hpc-kernels`.
-pub fn default_cache_dir() -> PathBuf {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = env("HPC_KERNELS_CACHE") {
-        return dir;
-    }
-    if let Some(dir) = env("XDG_CACHE_HOME") {
-        return dir.join("hpc-kernels");
-    }
-    match env("HOME") {
-        Some(home) => home.join(".cache").join("hpc-kernels"),
-        None => std::env::temp_dir().join("hpc-kernels-cache"),
-    }
-}
+pub use crate::paths::default_cache_dir;
 
 #[cfg(test)]
 mod tests {

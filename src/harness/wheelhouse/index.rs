@@ -43,14 +43,10 @@ pub fn percent_encode(text: &str, keep_slash: bool) -> String {
     out
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn page(title: &str, links: &[(String, String)]) -> String {
-    let mut html = format!("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    <title>{}</title>\n  </head>\n  <body>\n", html_escape(title));
+    let mut html = format!("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    <title>{}</title>\n  </head>\n  <body>\n", crate::report::html_escape(title));
     for (href, text) in links {
-        html.push_str(&format!("    <a href=\"{}\">{}</a><br/>\n", html_escape(href), html_escape(text)));
+        html.push_str(&format!("    <a href=\"{}\">{}</a><br/>\n", crate::report::html_escape(href), crate::report::html_escape(text)));
     }
     html.push_str("  </body>\n</html>\n");
     html

@@ -12,6 +12,7 @@ mod index;
 mod real;
 mod requirement;
 mod selection;
+pub mod tools;
 mod version;
 
 use std::fs;
@@ -48,14 +49,6 @@ pub struct Wheelhouse {
     /// Contains `simple/`, `wheels/` and `served.json`.
     pub dir: PathBuf,
     pub packages: Vec<ServedPackage>,
-}
-
-/// `$HPC_KERNELS_CACHE`, else `$XDG_CACHE_HOME/hpc-kernels`, else `~/.cache/hpc-kernels`.
-pub fn default_cache_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    let var = |name: &str| get(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("HPC_KERNELS_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("hpc-kernels")))
-        .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from("/tmp")).join(".cache/hpc-kernels"))
 }
 
 impl Wheelhouse {
@@ -170,17 +163,6 @@ fn build_atomically(root: &Path, dir: &Path, files: &[ServedFile]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-    }
-
-    #[test]
-    fn cache_dir_follows_environment() {
-        assert_eq!(default_cache_dir(&env(&[("HOME", "/h")])), PathBuf::from("/h/.cache/hpc-kernels"));
-        assert_eq!(default_cache_dir(&env(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")])), PathBuf::from("/x/hpc-kernels"));
-        assert_eq!(default_cache_dir(&env(&[("HPC_KERNELS_CACHE", "/c"), ("XDG_CACHE_HOME", "/x")])), PathBuf::from("/c"));
-    }
 
     #[test]
     fn index_urls() {

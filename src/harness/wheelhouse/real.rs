@@ -136,8 +136,9 @@ pub fn ensure(requests: &[RealRequest], cache_dir: &Path, on_progress: &mut dyn 
                 None => batches.push(vec![request]),
             }
         }
+        let python = super::tools::pip_python(cache_dir)?;
         for batch in batches {
-            download(&batch, &dir, &mut manifest)?;
+            download(&batch, &dir, &python, &mut manifest)?;
             write_manifest(&manifest_path, &manifest)?;
         }
     }
@@ -172,7 +173,38 @@ fn output_tail(output: &std::process::Output) -> String {
     lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n")
 }
 
-fn download(batch: &[&RealRequest], dir: &Path, manifest: &mut BTreeMap<String, (String, String)>) -> Result<()> {
+/// Says which of the two it was: the index could not be reached, or it was
+/// reached and has nothing that matches (for CPython 3.11, manylinux x86_64).
+fn download_error(wanted: &[String], output: &std::process::Output) -> Error {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let unreachable = [
+        "NewConnectionError",
+        "Failed to establish a new connection",
+        "Temporary failure in name resolution",
+        "Name or service not known",
+        "ProxyError",
+        "ConnectTimeoutError",
+        "Network is unreachable",
+        "Connection refused",
+    ];
+    let (what, hint) = if unreachable.iter().any(|m| text.contains(m)) {
+        (
+            "the package index could not be reached",
+            "the first run needs PyPI (or a mirror set with PIP_INDEX_URL); later runs reuse the cache",
+        )
+    } else if text.contains("No matching distribution found") || text.contains("Could not find a version that satisfies") {
+        (
+            "the package index has no matching distribution",
+            "the index was reached: a pin without a CPython 3.11 manylinux x86_64 wheel cannot be served; check the pin",
+        )
+    } else {
+        ("pip failed", "see pip's output above")
+    };
+    Error::environment(format!("pip download of {}: {what} ({}):\n{}", wanted.join(" "), output.status, output_tail(output)))
+        .with_hint(hint)
+}
+
+fn download(batch: &[&RealRequest], dir: &Path, python: &Path, manifest: &mut BTreeMap<String, (String, String)>) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(".download-")
         .tempdir_in(dir)
@@ -180,22 +212,13 @@ fn download(batch: &[&RealRequest], dir: &Path, manifest: &mut BTreeMap<String, 
     let mut args = pip_download_args(staging.path());
     args.extend(batch.iter().map(|r| r.pip_arg()));
     let wanted: Vec<String> = batch.iter().map(|r| r.pip_arg()).collect();
-    let output = Command::new("python3").args(&args).output().map_err(|e| {
-        Error::environment("cannot run `python3 -m pip download` for the real Jupyter stack")
+    let output = Command::new(python).args(&args).output().map_err(|e| {
+        Error::environment(format!("cannot run `{} -m pip download` for the real Jupyter stack", python.display()))
             .with_source(e)
-            .with_hint("install python3 with pip on this host; it downloads the wheels once into the cache")
+            .with_hint("scripts/setup-host.sh makes the tools venv; it downloads the wheels once into the cache")
     })?;
     if !output.status.success() {
-        return Err(Error::environment(format!(
-            "pip download of {} failed ({}):\n{}",
-            wanted.join(" "),
-            output.status,
-            output_tail(&output)
-        ))
-        .with_hint(
-            "the first run needs PyPI (or a mirror set with PIP_INDEX_URL); later runs reuse the cache. \
-             A pin without a CPython 3.11 manylinux x86_64 wheel cannot be served",
-        ));
+        return Err(download_error(&wanted, &output));
     }
     for request in batch {
         let (file, path) = downloaded_file_for(request, staging.path())?;

@@ -25,6 +25,7 @@ fn report(venv: &str, launcher: &str) -> RunReport {
                     kernel_json,
                     launcher: launcher.replace("/ws/alpha/share/pytorch", venv),
                 }),
+                lmod_init: None,
             }],
             error: None,
         }],
