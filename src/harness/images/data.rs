@@ -119,4 +119,24 @@ mod tests {
             assert_eq!(tree.releases(), ["23.04", "23.10", "24.04"], "{name}");
         }
     }
+
+    /// Module packages are import-only stand-ins: one that pip counts as
+    /// installed for a Jupyter-stack requirement would be imported instead of
+    /// the real package and break the kernel itself.
+    #[test]
+    fn module_packages_stay_clear_of_the_jupyter_stack() {
+        use crate::harness::wheelhouse::{normalize, JUPYTER_STACK_LOCK};
+        let stack: Vec<String> = JUPYTER_STACK_LOCK
+            .lines()
+            .filter_map(|l| l.split_once("=="))
+            .map(|(name, _)| normalize(name.trim()))
+            .collect();
+        assert!(stack.contains(&"ipykernel".to_string()));
+        let overlay = Source::Embedded.overlay().expect("overlay.json");
+        for (key, entry) in &overlay.modules {
+            for package in entry.python_packages.iter().flatten() {
+                assert!(!stack.contains(&normalize(&package.name)), "{key} provides {}, part of the Jupyter stack", package.name);
+            }
+        }
+    }
 }
