@@ -107,6 +107,7 @@ mod tests {
         );
         assert_eq!(last_line(&text), expected, "{text}");
         assert!(text.contains("1 problem(s)"), "{text}");
+        assert_eq!(text.matches("is shadowed by").count(), 1, "one problem, said once: {text}");
     }
 
     #[test]

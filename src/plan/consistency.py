@@ -129,8 +129,9 @@ def main():
         print("  " + where(entry)[1])
     problems = unmet(first) + shadowed(found, first)
     print("{} distributions imported first; {} problem(s)".format(len(first), len(problems)))
-    for line in problems:
-        print(line)
+    if len(problems) > 1:
+        for line in problems:
+            print(line)
     if problems:
         more = " (and {} more above)".format(len(problems) - 1) if len(problems) > 1 else ""
         print(problems[0] + more)
