@@ -164,6 +164,21 @@ fn compendium_modules_load(#[case] partition: &str, #[case] script: &str, #[case
     }
 }
 
+/// The release a login shell starts with is data per partition
+/// (containers/partitions.json): barnard's default is 24.04, as its module list shows.
+#[rstest]
+#[case("barnard", "24.04")]
+#[case("alpha", "23.10")]
+fn login_release_is_per_partition(#[case] partition: &str, #[case] release: &str) {
+    if !docker_available() {
+        return;
+    }
+    let image = &built()[partition];
+    assert!(image.tag.starts_with(&format!("hpc-kernels/{partition}:{release}-")), "{}", image.tag);
+    let login = run_in(&image.tag, partition, true, "module -t list 2>&1");
+    assert_eq!(login.stdout.trim(), format!("release/{release}"), "{}", login.stderr);
+}
+
 #[test]
 fn lmod_works_in_login_shells_and_docker_exec() {
     if !docker_available() {

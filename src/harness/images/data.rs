@@ -29,6 +29,16 @@ pub struct PartitionInfo {
     pub host: String,
     #[serde(default)]
     pub description: String,
+    /// The release a login shell starts with (`LMOD_SYSTEM_DEFAULT_MODULES`),
+    /// when `--release` does not choose one; [`super::DEFAULT_RELEASE`] if unset.
+    #[serde(default)]
+    pub login_release: Option<String>,
+}
+
+impl PartitionInfo {
+    pub fn login_release(&self) -> &str {
+        self.login_release.as_deref().unwrap_or(super::recipe::DEFAULT_RELEASE)
+    }
 }
 
 /// Where the data comes from.
@@ -119,6 +129,8 @@ mod tests {
             // barnard has 24.10 too (CUDA there is a Core module).
             let expected: &[&str] = if name == "barnard" { &["23.04", "23.10", "24.04", "24.10"] } else { &["23.04", "23.10", "24.04"] };
             assert_eq!(tree.releases(), expected, "{name}");
+            let login = partitions[name].login_release();
+            assert!(tree.releases().iter().any(|r| r == login), "{name}: login release {login} is not in its tree");
             // Every overlay dependency of this partition's modules exists on it.
             let overlay = source.overlay().expect("overlay.json");
             super::super::generate::generate(&tree, &overlay, name).unwrap_or_else(|e| panic!("{name}: {}", e.message));
