@@ -19,7 +19,7 @@ fn installed_kernel_starts_from_a_bare_server_with_its_modules() {
     let assert = site.install(&spec).success();
     let r = report(&assert);
     let steps: Vec<&str> = r["partitions"][0]["kernels"][0]["steps"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["modules", "venv", "pip:jupyter", "import:demo_pkg", "import:ipykernel", "test_script", "kernelspec", "launch"]);
+    assert_eq!(steps, ["modules", "venv", "pip:jupyter", "consistency", "import:demo_pkg", "import:ipykernel", "test_script", "kernelspec", "launch"]);
 
     let kj = site.kernel_json();
     assert_eq!(kj["argv"][0], "{resource_dir}/launch-kernel.sh");

@@ -132,6 +132,39 @@ fn releases_differ_and_reset_uses_the_site_default() {
     }
 }
 
+/// Modules the compendium documents (containers/SOURCES.md), loaded as its
+/// pages show, with the versions their EasyBuild installs report.
+#[rstest]
+#[case("alpha", "module load release/23.04 GCCcore/11.3.0 GCC/11.3.0 OpenMPI/4.1.4 Python/3.10.4 PyTorch/1.12.1-CUDA-11.7.0 && python3 -c 'import torch; print(\"torch\", torch.__version__)' && echo cuda=$EBVERSIONCUDA", &["torch 1.12.1", "cuda=11.7.0"])]
+#[case("alpha", "module load release/23.04 GCC/11.3.0 OpenMPI/4.1.4 PyTorch/1.12.0 && python3 -c 'import torch; print(\"torch\", torch.__version__)'", &["torch 1.12.0"])]
+#[case("alpha", "module load release/24.04 GCC/12.3.0 OpenMPI/4.1.5 PyTorch/2.1.2-CUDA-12.1.1 && echo python=$EBVERSIONPYTHON cuda=$EBVERSIONCUDA", &["python=3.11.3 cuda=12.1.1"])]
+#[case("alpha", "module load release/23.04 CUDAcore/11.5.1 && echo cudacore=$EBVERSIONCUDACORE", &["cudacore=11.5.1"])]
+#[case("romeo", "module load release/23.04 GCCcore/12.2.0 Python/3.10.8 && echo python=$EBVERSIONPYTHON", &["python=3.10.8"])]
+#[case("barnard", "module load release/23.10 GCCcore/12.2.0 Python/3.10.8 && echo python=$EBVERSIONPYTHON", &["python=3.10.8"])]
+#[case("barnard", "module load release/24.10 CUDA/12.1.1 && echo cuda=$EBVERSIONCUDA; module --force purge; module load release/24.04 CUDA/12.1.1 2>/dev/null || echo no-cuda-2404", &["cuda=12.1.1", "no-cuda-2404"])]
+#[case("romeo", "module load release/23.10 foss/2022a && module -t list 2>&1 | tr '\\n' ' '", &["GCC/11.3.0", "OpenMPI/4.1.4", "foss/2022a"])]
+#[case("barnard", "module load release/24.04 gompi/2023a && module -t list 2>&1 | tr '\\n' ' '", &["GCC/12.3.0", "OpenMPI/4.1.5", "gompi/2023a"])]
+fn compendium_modules_load(#[case] partition: &str, #[case] script: &str, #[case] expected: &[&str]) {
+    require_docker();
+    let out = run(partition, script);
+    for want in expected {
+        assert!(out.stdout.contains(want), "{partition}: missing {want:?} in\n{}\n{}", out.stdout, out.stderr);
+    }
+}
+
+/// The release a login shell starts with is data per partition
+/// (containers/partitions.json): barnard's default is 24.04, as its module list shows.
+#[rstest]
+#[case("barnard", "24.04")]
+#[case("alpha", "23.10")]
+fn login_release_is_per_partition(#[case] partition: &str, #[case] release: &str) {
+    require_docker();
+    let image = &built()[partition];
+    assert!(image.tag.starts_with(&format!("hpc-kernels/{partition}:{release}-")), "{}", image.tag);
+    let login = run_in(&image.tag, partition, true, "module -t list 2>&1");
+    assert_eq!(login.stdout.trim(), format!("release/{release}"), "{}", login.stderr);
+}
+
 #[test]
 fn lmod_works_in_login_shells_and_docker_exec() {
     require_docker();

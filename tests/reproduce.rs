@@ -36,7 +36,7 @@ fn reproduce_keeps_the_failing_state_and_cleanup_removes_it() {
 
     // The replay script runs every step up to the failing one, in order.
     let replay = std::fs::read_to_string(work.path().join("reproduce-alpha-pytorch.sh")).unwrap();
-    let order = ["# modules", "# venv", "# pip:jupyter", "# import:torch", "# test_script"];
+    let order = ["# modules", "# venv", "# pip:jupyter", "# consistency", "# import:torch", "# test_script"];
     let positions: Vec<usize> = order.iter().map(|m| replay.find(m).unwrap_or_else(|| panic!("{m} missing:\n{replay}"))).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{replay}");
     assert!(!replay.contains("# kernelspec"));

@@ -175,6 +175,59 @@ fn snapshot_report_lines(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Module packages carry their real metadata, and the consistency stage sees
+/// what the kernel will import: a venv numpy newer than SciPy-bundle's fails
+/// there, naming both; a pin matching the module and two kernels pinning
+/// different xarray versions pass.
+#[test]
+fn consistency_stage_names_shadowed_module_packages() {
+    require_docker();
+    let _serial = container_test_lock();
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("results.xml");
+    let assert = bin()
+        .args(["validate", "--json", "--partition", "alpha", "--junit"])
+        .arg(&junit)
+        .arg(fixture("specs/consistency.json"))
+        .timeout(std::time::Duration::from_secs(1800))
+        .assert()
+        .code(1);
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let mut got = cells(&report);
+    got.sort();
+    let mut want = vec![
+        cell("alpha", "numpy-as-module", "passed"),
+        cell("alpha", "numpy-newer", "consistency"),
+        cell("alpha", "xarray-new", "passed"),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{stderr}");
+
+    let kernels = report["partitions"][0]["kernels"].as_array().unwrap();
+    let newer = kernels.iter().find(|k| k["kernel"] == "numpy-newer").unwrap();
+    let step = newer["steps"].as_array().unwrap().iter().find(|s| s["stage"] == "consistency").unwrap();
+    let message = step["message"].as_str().unwrap();
+    assert!(message.starts_with("consistency check exited with status 1: numpy 1.26.4 (venv /"), "{message}");
+    assert!(
+        message.ends_with(
+            "is shadowed by numpy 1.22.3 (module SciPy-bundle/2022.05 on PYTHONPATH /sw/installed/SciPy-bundle/2022.05/lib/python3.10/site-packages), which is imported first."
+        ),
+        "{message}"
+    );
+    // The imports after it did not run: a failed consistency stops the kernel.
+    let after: Vec<&str> = newer["steps"].as_array().unwrap().iter().skip_while(|s| s["stage"] != "consistency").skip(1).map(|s| s["status"].as_str().unwrap()).collect();
+    assert!(!after.is_empty() && after.iter().all(|s| *s == "skipped"), "{after:?}");
+
+    // The module's pandas has its real requirements, met by what is imported first.
+    let matching = kernels.iter().find(|k| k["kernel"] == "numpy-as-module").unwrap();
+    let log = matching["steps"].as_array().unwrap().iter().find(|s| s["stage"] == "consistency").unwrap()["log"].as_str().unwrap().to_string();
+    assert!(log.contains("No broken requirements."), "{log}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"name="consistency" classname="alpha.numpy-newer""#), "{xml}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.unwrap();

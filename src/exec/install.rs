@@ -178,6 +178,9 @@ impl<'a> KernelRun<'a> {
                 self.run_in_env(self.kp.venv_python(), argv, t.pip, log, "pip install")
             }
             Action::SkipPip { reason, .. } => Ok(Outcome::Skipped { reason: reason.clone() }),
+            Action::CheckConsistency => {
+                self.run_in_env(self.kp.venv_python(), super::consistency::argv(), t.import, log, "consistency check")
+            }
             Action::CheckImport { module } => {
                 let argv = vec!["-c".into(), "import importlib, sys; importlib.import_module(sys.argv[1])".into(), module.clone()];
                 self.run_in_env(self.kp.venv_python(), argv, t.import, log, &format!("import {module}"))

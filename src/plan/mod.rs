@@ -14,12 +14,16 @@ use sha2::{Digest, Sha256};
 
 pub use index::IndexMapping;
 
+/// The check behind [`Action::CheckConsistency`], run by the venv's python.
+pub const CONSISTENCY_PY: &str = include_str!("consistency.py");
+
 use crate::spec::Spec;
 
 /// The JUnit-facing stage names (DESIGN.md §7).
 pub mod stage {
     pub const MODULES: &str = "modules";
     pub const VENV: &str = "venv";
+    pub const CONSISTENCY: &str = "consistency";
     pub const TEST_SCRIPT: &str = "test_script";
     pub const KERNELSPEC: &str = "kernelspec";
     pub const LAUNCH: &str = "launch";
@@ -88,6 +92,10 @@ pub enum Action {
     PipInstall { group: String, args: Vec<String>, index_rewrites: Vec<(String, String)> },
     /// A `pip_complex` group that has no entry for this partition.
     SkipPip { group: String, reason: String },
+    /// [`CONSISTENCY_PY`] in the venv's python with the modules loaded:
+    /// `pip check` over what is imported first, and venv packages next to
+    /// module-provided ones at another version.
+    CheckConsistency,
     /// `import <module>` in the venv's python.
     CheckImport { module: String },
     /// `bash -eo pipefail -c <script>` in the kernel's environment.
@@ -154,6 +162,7 @@ fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> K
         action: Action::CreateVenv { python: opts.python.clone(), path: venv.clone() },
     });
     steps.extend(pip_steps);
+    steps.push(Step { stage: stage::CONSISTENCY.into(), action: Action::CheckConsistency });
     steps.extend(kernel.check_libs.iter().map(|lib| Step {
         stage: stage::import(lib),
         action: Action::CheckImport { module: lib.clone() },

@@ -29,6 +29,9 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
         }
         Action::PipInstall { args, .. } => format!("{} -m pip install {}", quote(&python), join(args)),
         Action::SkipPip { reason, .. } => format!("# skipped: {reason}"),
+        Action::CheckConsistency => {
+            format!("{} - < consistency.py  # pip check over what is imported first; `plan --script` shows the script", quote(&python))
+        }
         Action::CheckImport { module } => format!("{} -c {}", quote(&python), quote(&format!("import {module}"))),
         Action::TestScript { script } => format!("bash -eo pipefail -c {}", quote(script)),
         Action::WriteKernelspec { name, .. } => {
@@ -102,6 +105,11 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
             let line = match &step.action {
                 Action::LoadModules { modules } => format!("module purge\n  module load {}", join(modules)),
                 Action::TestScript { script } => format!("(cd {} && bash -eo pipefail -c {})", quote(&kp.venv.to_string_lossy()), quote(script)),
+                Action::CheckConsistency => format!(
+                    "{} - <<'HPC_KERNELS_CONSISTENCY'\n{}HPC_KERNELS_CONSISTENCY",
+                    quote(&kp.venv_python().to_string_lossy()),
+                    super::CONSISTENCY_PY
+                ),
                 other => command_line(kp, other),
             };
             writeln!(w, "  {line}")?;

@@ -66,7 +66,7 @@ fn steps_are_in_install_order() {
     let kp = &p.kernels[0];
     assert_eq!(
         stages(kp),
-        ["modules", "venv", "pip:base", "pip:tv", "import:numpy", "import:torch", "test_script", "kernelspec", "launch"]
+        ["modules", "venv", "pip:base", "pip:tv", "consistency", "import:numpy", "import:torch", "test_script", "kernelspec", "launch"]
     );
     assert_eq!(kp.modules, words("release/23.10 GCC/11.3.0 OpenMPI/4.1.4 PyTorch/1.13.1 CUDA/11.7.0"));
     assert!(kp.venv.starts_with("/ws/alpha/pytorch"));

@@ -56,8 +56,6 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
     let overlay = source.overlay()?;
     let partitions: Vec<String> =
         if opts.partitions.is_empty() { known.keys().cloned().collect() } else { opts.partitions.clone() };
-    let releases: Vec<String> =
-        if opts.releases.is_empty() { vec![recipe::DEFAULT_RELEASE.to_string()] } else { opts.releases.clone() };
     let mut plans = Vec::new();
     for partition in &partitions {
         let Some(id) = identity(partition).filter(|_| known.contains_key(partition)) else {
@@ -65,6 +63,8 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
             return Err(Error::environment(format!("unknown partition \"{partition}\""))
                 .with_hint(format!("known partitions: {names} (add one with `hpc-kernels images import-spider`)")));
         };
+        let releases: Vec<String> =
+            if opts.releases.is_empty() { vec![known[partition].login_release().to_string()] } else { opts.releases.clone() };
         let (tree, _) = source.tree(partition)?;
         let available = tree.releases();
         let files = generate::generate(&tree, &overlay, &data::origin_label(partition))?;

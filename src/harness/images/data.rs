@@ -29,6 +29,16 @@ pub struct PartitionInfo {
     pub host: String,
     #[serde(default)]
     pub description: String,
+    /// The release a login shell starts with (`LMOD_SYSTEM_DEFAULT_MODULES`),
+    /// when `--release` does not choose one; [`super::DEFAULT_RELEASE`] if unset.
+    #[serde(default)]
+    pub login_release: Option<String>,
+}
+
+impl PartitionInfo {
+    pub fn login_release(&self) -> &str {
+        self.login_release.as_deref().unwrap_or(super::recipe::DEFAULT_RELEASE)
+    }
 }
 
 /// Where the data comes from.
@@ -111,7 +121,34 @@ mod tests {
         source.overlay().expect("overlay.json");
         for name in partitions.keys() {
             let (tree, _) = source.tree(name).expect("spider.json");
-            assert_eq!(tree.releases(), ["23.04", "23.10", "24.04"], "{name}");
+            // barnard has 24.10 too (CUDA there is a Core module).
+            let expected: &[&str] = if name == "barnard" { &["23.04", "23.10", "24.04", "24.10"] } else { &["23.04", "23.10", "24.04"] };
+            assert_eq!(tree.releases(), expected, "{name}");
+            let login = partitions[name].login_release();
+            assert!(tree.releases().iter().any(|r| r == login), "{name}: login release {login} is not in its tree");
+            // Every overlay dependency of this partition's modules exists on it.
+            let overlay = source.overlay().expect("overlay.json");
+            super::super::generate::generate(&tree, &overlay, name).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+        }
+    }
+
+    /// Module packages are import-only stand-ins: one that pip counts as
+    /// installed for a Jupyter-stack requirement would be imported instead of
+    /// the real package and break the kernel itself.
+    #[test]
+    fn module_packages_stay_clear_of_the_jupyter_stack() {
+        use crate::harness::wheelhouse::{normalize, JUPYTER_STACK_LOCK};
+        let stack: Vec<String> = JUPYTER_STACK_LOCK
+            .lines()
+            .filter_map(|l| l.split_once("=="))
+            .map(|(name, _)| normalize(name.trim()))
+            .collect();
+        assert!(stack.contains(&"ipykernel".to_string()));
+        let overlay = Source::Embedded.overlay().expect("overlay.json");
+        for (key, entry) in &overlay.modules {
+            for package in entry.python_packages.iter().flatten() {
+                assert!(!stack.contains(&normalize(&package.name)), "{key} provides {}, part of the Jupyter stack", package.name);
+            }
         }
     }
 }

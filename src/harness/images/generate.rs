@@ -9,13 +9,15 @@
 
 use std::collections::BTreeSet;
 
-use super::overlay::{ModuleOverlay, Overlay, PythonPackage};
+use super::overlay::{ModuleOverlay, Overlay, PythonPackage, PythonSite};
 use super::spider::{Module, Tree};
 use crate::error::{Error, Result};
 
 /// The MODULEPATH a fresh shell starts with.
 pub const TOP_DIR: &str = "/sw/modules/top";
 const TREE_DIR: &str = "/sw/modules/tree";
+/// Debian's version-independent site directory of the system interpreter.
+const INTERPRETER_SITE_DIR: &str = "/usr/lib/python3/dist-packages";
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Content {
@@ -166,7 +168,8 @@ fn render_lua(module: &Module, extra: &ModuleOverlay, overlay: &Overlay, childre
     for (var, value) in extra.env.iter().flatten() {
         lua.push_str(&format!("setenv({}, {})\n", lua_str(var), lua_str(&substitute(value, &root, version))));
     }
-    if extra.python_packages.as_ref().is_some_and(|p| !p.is_empty()) {
+    let on_pythonpath = extra.python_site.unwrap_or_default() == PythonSite::Pythonpath;
+    if on_pythonpath && extra.python_packages.as_ref().is_some_and(|p| !p.is_empty()) {
         let site = format!("{root}/{}", overlay.site_packages.trim_matches('/'));
         lua.push_str(&format!("prepend_path(\"PYTHONPATH\", {})\n", lua_str(&site)));
     }
@@ -193,7 +196,23 @@ fn install_files(module: &Module, extra: &ModuleOverlay, overlay: &Overlay) -> V
     for package in extra.python_packages.iter().flatten() {
         files.extend(python_package_files(&site, module, package));
     }
+    if extra.python_site == Some(PythonSite::Interpreter) && extra.python_packages.as_ref().is_some_and(|p| !p.is_empty()) {
+        files.push(interpreter_site_hook(module, overlay));
+    }
     files
+}
+
+/// Debian's interpreter stands in for the module's, so the module's own
+/// site-packages is added by a `.pth` hook while the module is loaded
+/// (`EBROOT<NAME>` set): appended to `sys.path`, after a venv's
+/// site-packages, where a venv built on the real interpreter finds them.
+fn interpreter_site_hook(module: &Module, overlay: &Overlay) -> LayerFile {
+    let eb = easybuild_name(&module.name);
+    let site = overlay.site_packages.trim_matches('/');
+    let text = format!(
+        "import os, sys; root = os.environ.get(\"EBROOT{eb}\"); root and sys.path.append(root + \"/{site}\")\n"
+    );
+    LayerFile::text(format!("{INTERPRETER_SITE_DIR}/hpc_kernels_ebroot_{}.pth", eb.to_ascii_lowercase()), text)
 }
 
 fn python_package_files(site: &str, module: &Module, package: &PythonPackage) -> Vec<LayerFile> {
@@ -216,10 +235,16 @@ fn python_package_files(site: &str, module: &Module, package: &PythonPackage) ->
         files.push(LayerFile::text(format!("{dir}/__init__.py"), text));
     }
     let dist_info = format!("{site}/{}-{version}.dist-info", dist_info_name(&package.name));
-    let metadata = format!(
+    let mut metadata = format!(
         "Metadata-Version: 2.1\nName: {}\nVersion: {version}\nSummary: provided by module {} (emulated by hpc-kernels)\n",
         package.name, module.full
     );
+    if let Some(requires_python) = &package.requires_python {
+        metadata.push_str(&format!("Requires-Python: {requires_python}\n"));
+    }
+    for line in &package.requires_dist {
+        metadata.push_str(&format!("Requires-Dist: {line}\n"));
+    }
     files.push(LayerFile::text(format!("{dist_info}/METADATA"), metadata));
     files.push(LayerFile::text(format!("{dist_info}/INSTALLER"), "easybuild\n".into()));
     files
@@ -241,7 +266,10 @@ mod tests {
     const OVERLAY: &str = r#"{"modules": {
       "release": {"easybuild": false},
       "SciPy-bundle": {"description": "Bundle of Python packages for scientific software",
-        "python_packages": [{"name": "numpy", "version": "1.22.3"}, {"name": "scikit-learn", "import": "sklearn"}]}
+        "python_packages": [{"name": "numpy", "version": "1.22.3"}, {"name": "scikit-learn", "import": "sklearn"},
+          {"name": "pandas", "version": "1.4.2", "requires_python": ">=3.8",
+           "requires_dist": ["pytz (>=2020.1)", "numpy (>=1.21.0) ; python_version >= \"3.10\""]}]},
+      "GCC": {"python_site": "interpreter", "python_packages": [{"name": "six", "version": "1.16.0"}]}
     }}"#;
 
     fn files() -> Vec<LayerFile> {
@@ -273,6 +301,35 @@ mod tests {
         assert!(text_of(&files, &format!("{site}/numpy/__init__.py")).contains("__version__ = \"1.22.3\""));
         assert!(text_of(&files, &format!("{site}/sklearn/__init__.py")).contains("__version__ = \"2022.05\""));
         assert!(text_of(&files, &format!("{site}/scikit_learn-2022.05.dist-info/METADATA")).contains("Name: scikit-learn\n"));
+    }
+
+    #[test]
+    fn provided_packages_carry_the_real_requirements() {
+        let files = files();
+        let metadata = text_of(&files, "/sw/installed/SciPy-bundle/2022.05/lib/python3.10/site-packages/pandas-1.4.2.dist-info/METADATA");
+        assert!(
+            metadata.ends_with(
+                "Version: 1.4.2\nSummary: provided by module SciPy-bundle/2022.05 (emulated by hpc-kernels)\nRequires-Python: >=3.8\nRequires-Dist: pytz (>=2020.1)\nRequires-Dist: numpy (>=1.21.0) ; python_version >= \"3.10\"\n"
+            ),
+            "{metadata}"
+        );
+        let numpy = text_of(&files, "/sw/installed/SciPy-bundle/2022.05/lib/python3.10/site-packages/numpy-1.22.3.dist-info/METADATA");
+        assert!(!numpy.contains("Requires-"), "{numpy}");
+    }
+
+    #[test]
+    fn interpreter_packages_come_after_the_venv_not_through_pythonpath() {
+        let files = files();
+        let gcc = text_of(&files, "/sw/modules/tree/release@23.10/GCC/11.3.0.lua");
+        assert!(!gcc.contains("PYTHONPATH"), "{gcc}");
+        assert!(text_of(&files, "/sw/installed/GCC/11.3.0/lib/python3.10/site-packages/six-1.16.0.dist-info/METADATA").contains("Name: six\n"));
+        let hook = text_of(&files, "/usr/lib/python3/dist-packages/hpc_kernels_ebroot_gcc.pth");
+        assert_eq!(
+            hook,
+            "import os, sys; root = os.environ.get(\"EBROOTGCC\"); root and sys.path.append(root + \"/lib/python3.10/site-packages\")\n"
+        );
+        let scipy = text_of(&files, "/sw/modules/tree/release@23.10~GCC@11.3.0~OpenMPI@4.1.4/SciPy-bundle/2022.05.lua");
+        assert!(scipy.contains("prepend_path(\"PYTHONPATH\", \"/sw/installed/SciPy-bundle/2022.05/lib/python3.10/site-packages\")"), "{scipy}");
     }
 
     #[test]

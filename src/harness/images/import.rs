@@ -64,12 +64,16 @@ pub fn import_spider(file: &Path, partition: &str, host: &str, containers_dir: &
     let written = dir.join("spider.json");
     fs::write(&written, &text).map_err(|e| Error::io("write", &written, e))?;
     if new_partition {
-        partitions.insert(partition.to_string(), PartitionInfo { host: host.to_string(), description: String::new() });
+        partitions.insert(partition.to_string(), PartitionInfo { host: host.to_string(), description: String::new(), login_release: None });
         let mut out = String::from("{\n");
         let entries: Vec<String> = partitions
             .iter()
             .map(|(name, info)| {
-                format!("  {}: {}", serde_json::json!(name), serde_json::json!({"host": info.host, "description": info.description}))
+                let mut entry = serde_json::json!({"host": info.host, "description": info.description});
+                if let Some(release) = &info.login_release {
+                    entry["login_release"] = serde_json::json!(release);
+                }
+                format!("  {}: {entry}", serde_json::json!(name))
             })
             .collect();
         out.push_str(&entries.join(",\n"));
@@ -85,7 +89,7 @@ mod tests {
 
     fn containers(dir: &Path) {
         fs::write(dir.join("overlay.json"), r#"{"modules": {"GCC": {"depends_on": ["GCCcore/11.3.0"]}}}"#).expect("write");
-        fs::write(dir.join("partitions.json"), r#"{"alpha": {"host": "login1", "description": "GPU"}}"#).expect("write");
+        fs::write(dir.join("partitions.json"), r#"{"alpha": {"host": "login1", "description": "GPU", "login_release": "24.04"}}"#).expect("write");
     }
 
     #[test]
@@ -108,6 +112,8 @@ mod tests {
         let parsed: BTreeMap<String, PartitionInfo> = serde_json::from_str(&partitions).expect("valid JSON");
         assert_eq!(parsed["capella"].host, "c1");
         assert_eq!(parsed["alpha"].description, "GPU");
+        assert_eq!(parsed["alpha"].login_release(), "24.04", "kept when a partition is added");
+        assert_eq!(parsed["capella"].login_release(), "23.10");
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub fn run_args(partition: &str, interactive: bool, tty: bool) -> Result<Vec<Str
 /// fresh container of the partition; returns the exit status.
 pub fn shell(partition: &str, release: Option<&str>, cmd: &[String]) -> Result<i32> {
     docker::ensure_available()?;
-    let release = release.unwrap_or(recipe::DEFAULT_RELEASE);
+    let partitions = super::data::Source::from_env().partitions()?;
+    let release = release.or_else(|| partitions.get(partition).map(|p| p.login_release())).unwrap_or(recipe::DEFAULT_RELEASE);
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut args = run_args(partition, true, tty)?;
     args.push(find_image(partition, release)?);

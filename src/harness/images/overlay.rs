@@ -45,6 +45,19 @@ pub struct ModuleOverlay {
     /// Executables in the module's `bin/`, as symlinks to host programs.
     pub bin: Option<BTreeMap<String, String>>,
     pub python_packages: Option<Vec<PythonPackage>>,
+    /// Where `python_packages` are found: on `PYTHONPATH` (EasyBuild 4 modules
+    /// of Python packages, the default) or in the interpreter's own
+    /// site-packages (the extensions of EasyBuild's `Python` module), which a
+    /// venv sees after its own.
+    pub python_site: Option<PythonSite>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PythonSite {
+    #[default]
+    Pythonpath,
+    Interpreter,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -56,6 +69,11 @@ pub struct PythonPackage {
     pub import: Option<String>,
     /// Defaults to the module's version.
     pub version: Option<String>,
+    /// `Requires-Dist` lines of the real install's METADATA, verbatim.
+    #[serde(default)]
+    pub requires_dist: Vec<String>,
+    /// `Requires-Python` of the real install's METADATA.
+    pub requires_python: Option<String>,
 }
 
 impl PythonPackage {
@@ -75,6 +93,7 @@ impl ModuleOverlay {
             prepend_path: specific.prepend_path.clone().or_else(|| self.prepend_path.clone()),
             bin: specific.bin.clone().or_else(|| self.bin.clone()),
             python_packages: specific.python_packages.clone().or_else(|| self.python_packages.clone()),
+            python_site: specific.python_site.or(self.python_site),
         }
     }
 }
@@ -84,7 +103,7 @@ impl Overlay {
         let overlay: Overlay = serde_json::from_str(text).map_err(|e| {
             Error::usage(format!("{file}: invalid overlay (line {}, column {})", e.line(), e.column()))
                 .with_source(e)
-                .with_hint("keys: install_root, site_packages, modules.{NAME or NAME/VERSION}.{easybuild, description, depends_on, env, prepend_path, bin, python_packages}")
+                .with_hint("keys: install_root, site_packages, modules.{NAME or NAME/VERSION}.{easybuild, description, depends_on, env, prepend_path, bin, python_packages, python_site}")
         })?;
         for (key, entry) in &overlay.modules {
             for package in entry.python_packages.iter().flatten() {
@@ -94,6 +113,17 @@ impl Overlay {
                         "{file}: modules.{key}.python_packages: \"{import}\" is not a Python import name"
                     ))
                     .with_hint("set \"import\" to the name used in `import NAME` (e.g. sklearn for scikit-learn)"));
+                }
+            }
+            for package in entry.python_packages.iter().flatten() {
+                for line in &package.requires_dist {
+                    if line.contains('\n') || crate::harness::wheelhouse::parse_requirement(line).is_none() {
+                        return Err(Error::usage(format!(
+                            "{file}: modules.{key}.python_packages: {}: {line:?} is not a Requires-Dist line",
+                            package.name
+                        ))
+                        .with_hint("copy the Requires-Dist values from the installed package's METADATA, e.g. \"numpy (>=1.21.0) ; python_version >= \\\"3.10\\\"\""));
+                    }
                 }
             }
             for (exe, target) in entry.bin.iter().flatten() {
@@ -150,5 +180,10 @@ mod tests {
         let err = Overlay::parse("o.json", r#"{"modules": {"X": {"python_packages": [{"name": "scikit-learn"}]}}}"#)
             .expect_err("dash in import name");
         assert!(err.message.contains("modules.X.python_packages"), "{}", err.message);
+        let err = Overlay::parse("o.json", r#"{"modules": {"X": {"python_packages": [{"name": "x", "requires_dist": ["numpy", ">=2"]}]}}}"#)
+            .expect_err("no name");
+        assert!(err.message.contains("\">=2\" is not a Requires-Dist line"), "{}", err.message);
+        let err = Overlay::parse("o.json", r#"{"modules": {"X": {"python_site": "lib"}}}"#).expect_err("unknown site");
+        assert!(err.message.starts_with("o.json: invalid overlay"), "{}", err.message);
     }
 }

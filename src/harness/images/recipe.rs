@@ -27,7 +27,8 @@ pub const BASE_PACKAGES: &[&str] = &[
 pub const SUITE: &str = "bookworm";
 /// Fixed timestamp for a reproducible rootfs (2023-11-14).
 pub const SOURCE_DATE_EPOCH: u64 = 1_700_000_000;
-/// Release loaded by `module reset` unless `--release` says otherwise.
+/// Release loaded by `module reset` unless `--release` or the partition's
+/// `login_release` (containers/partitions.json) says otherwise.
 pub const DEFAULT_RELEASE: &str = "23.10";
 
 pub const LABEL_KIND: &str = "org.hpc-kernels.kind";

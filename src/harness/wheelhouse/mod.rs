@@ -58,7 +58,8 @@ impl Wheelhouse {
             Error::internal(format!("the embedded containers/wheelhouse/jupyter-stack.txt is malformed: {e}"))
                 .with_hint("rebuild hpc-kernels from a commit whose lock file passes its unit tests")
         })?;
-        let chosen = selection::select(&lock, &requirements_of(spec));
+        let requirements: Vec<Requirement> = requirements_of(spec).into_iter().flatten().collect();
+        let chosen = selection::select(&lock, &requirements);
         for (raw, reason) in &chosen.unservable {
             on_progress(&format!("not served: {raw}: {reason} (pip will fail on it, as it would on PyPI)"));
         }

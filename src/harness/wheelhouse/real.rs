@@ -11,7 +11,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use super::requirement::normalize;
-use super::version::{Specifier, Version};
+use super::version::{parse_version, Specifier};
 use crate::error::{Error, Result};
 
 /// The containers run Debian bookworm's CPython 3.11 on x86_64 (glibc 2.36).
@@ -238,7 +238,7 @@ fn downloaded_file_for(request: &RealRequest, staging: &Path) -> Result<(String,
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let Some((name, version)) = parse_wheel_file_name(&file) else { continue };
-        let version_ok = match (&specifier, Version::parse(&version)) {
+        let version_ok = match (&specifier, parse_version(&version)) {
             (Some(spec), Some(v)) => spec.allows(&v),
             _ => true,
         };

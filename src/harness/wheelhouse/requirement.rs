@@ -111,24 +111,30 @@ pub fn requirements_in_args(args: &[String]) -> Vec<Requirement> {
     out
 }
 
-/// Every requirement of every pip group on every partition, one per
-/// normalised name in first-seen order. Repeats are merged: extras are
-/// united and specifiers joined, as pip would combine them.
-pub fn requirements_of(spec: &Spec) -> Vec<Requirement> {
-    let mut merged: Vec<Requirement> = Vec::new();
+/// The requirements of every `pip install` the spec can run: one list per
+/// pip group and partition. Repeats within one list are merged (extras
+/// united, specifiers joined), as pip combines them in one resolution;
+/// lists are never merged with each other, so two kernels (or partitions)
+/// that pin different versions of a package each get theirs served.
+pub fn requirements_of(spec: &Spec) -> Vec<Vec<Requirement>> {
+    let mut lists = Vec::new();
     for group in spec.pip_module_groups.values() {
         let arg_lists: Vec<&Vec<String>> = match group {
             PipGroup::Common { args } => vec![args],
             PipGroup::PerPartition { args } => args.values().collect(),
         };
-        for req in arg_lists.into_iter().flat_map(|args| requirements_in_args(args)) {
-            match merged.iter_mut().find(|m| m.normalized_name() == req.normalized_name()) {
-                Some(existing) => merge_into(existing, req),
-                None => merged.push(req),
+        for args in arg_lists {
+            let mut merged: Vec<Requirement> = Vec::new();
+            for req in requirements_in_args(args) {
+                match merged.iter_mut().find(|m| m.normalized_name() == req.normalized_name()) {
+                    Some(existing) => merge_into(existing, req),
+                    None => merged.push(req),
+                }
             }
+            lists.push(merged);
         }
     }
-    merged
+    lists
 }
 
 fn merge_into(existing: &mut Requirement, other: Requirement) {
@@ -199,12 +205,12 @@ mod tests {
     }
 
     #[test]
-    fn merges_requirements_across_groups_and_partitions() {
+    fn merges_within_one_pip_call_never_across_groups_or_partitions() {
         let mut groups = IndexMap::new();
-        groups.insert("a".to_string(), PipGroup::Common { args: strings("ipykernel numpy>=1.20 xarray") });
+        groups.insert("a".to_string(), PipGroup::Common { args: strings("ipykernel numpy>=1.20 xarray numpy!=1.21") });
         let mut per = IndexMap::new();
-        per.insert("alpha".to_string(), strings("numpy<2 torch"));
-        per.insert("barnard".to_string(), strings("torch --index-url https://x xarray[complete] NumPy>=1.20"));
+        per.insert("alpha".to_string(), strings("numpy==1.22 torch"));
+        per.insert("barnard".to_string(), strings("torch --index-url https://x xarray[complete] NumPy==1.26"));
         groups.insert("b".to_string(), PipGroup::PerPartition { args: per });
         let spec = Spec {
             modules_by_cluster: IndexMap::new(),
@@ -212,15 +218,24 @@ mod tests {
             kernels: IndexMap::new(),
             source_sha256: String::new(),
         };
-        let got: Vec<(String, Vec<String>, String)> =
-            requirements_of(&spec).into_iter().map(|r| (r.name, r.extras, r.specifier)).collect();
+        let got: Vec<Vec<(String, Vec<String>, String)>> = requirements_of(&spec)
+            .into_iter()
+            .map(|list| list.into_iter().map(|r| (r.name, r.extras, r.specifier)).collect())
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("ipykernel".into(), vec![], "".into()),
-                ("numpy".into(), vec![], ">=1.20,<2".into()),
-                ("xarray".into(), vec!["complete".into()], "".into()),
-                ("torch".into(), vec![], "".into()),
+                vec![
+                    ("ipykernel".into(), vec![], "".into()),
+                    ("numpy".into(), vec![], ">=1.20,!=1.21".into()),
+                    ("xarray".into(), vec![], "".into()),
+                ],
+                vec![("numpy".into(), vec![], "==1.22".into()), ("torch".into(), vec![], "".into())],
+                vec![
+                    ("torch".into(), vec![], "".into()),
+                    ("xarray".into(), vec!["complete".into()], "".into()),
+                    ("NumPy".into(), vec![], "==1.26".into()),
+                ],
             ]
         );
     }

@@ -5,7 +5,7 @@
 use super::generated::WheelSpec;
 use super::real::RealRequest;
 use super::requirement::{normalize, Requirement};
-use super::version::{Specifier, Version};
+use super::version::{parse_version, Specifier};
 
 /// The lock of the real Jupyter stack, embedded in the binary.
 pub const JUPYTER_STACK_LOCK: &str = include_str!("../../../containers/wheelhouse/jupyter-stack.txt");
@@ -17,7 +17,7 @@ pub fn parse_lock(text: &str) -> Result<Vec<(String, String)>, String> {
         .map(|(i, line)| (i + 1, line.split('#').next().unwrap_or("").trim()))
         .filter(|(_, line)| !line.is_empty())
         .map(|(number, line)| match line.split_once("==") {
-            Some((name, version)) if !name.trim().is_empty() && Version::parse(version).is_some() => {
+            Some((name, version)) if !name.trim().is_empty() && parse_version(version).is_some() => {
                 Ok((name.trim().to_string(), version.trim().to_string()))
             }
             _ => Err(format!("line {number}: {line:?} is not `name==version`")),
@@ -34,6 +34,9 @@ pub struct Selection {
     pub unservable: Vec<(String, String)>,
 }
 
+/// What to serve for `requirements`, which may name one distribution several
+/// times (once per pip call): each gets a version of its own, and versions
+/// equal under PEP 440 (`1.0`, `1.0.0`) are served once.
 pub fn select(lock: &[(String, String)], requirements: &[Requirement]) -> Selection {
     let mut selection = Selection {
         real: lock.iter().map(|(name, version)| RealRequest { name: name.clone(), specifier: format!("=={version}") }).collect(),
@@ -47,18 +50,33 @@ pub fn select(lock: &[(String, String)], requirements: &[Requirement]) -> Select
         let locked = lock.iter().find(|(name, _)| normalize(name) == req.normalized_name());
         match locked {
             Some((_, version)) => {
-                let satisfied = Version::parse(version).is_some_and(|v| specifier.allows(&v));
-                if !satisfied {
+                let satisfied = parse_version(version).is_some_and(|v| specifier.allows(&v));
+                let requested = selection.real.iter().any(|r| normalize(&r.name) == req.normalized_name() && r.specifier == req.specifier);
+                if !satisfied && !requested {
                     selection.real.push(RealRequest { name: req.name.clone(), specifier: req.specifier.clone() });
                 }
             }
             None => match specifier.choose() {
-                Some(version) => selection.generated.push(WheelSpec { name: req.name.clone(), version, extras: req.extras.clone() }),
+                Some(version) => add_generated(&mut selection.generated, req, version),
                 None => selection.unservable.push((req.raw.clone(), format!("no version satisfies {:?}", req.specifier))),
             },
         }
     }
     selection
+}
+
+fn add_generated(generated: &mut Vec<WheelSpec>, req: &Requirement, version: String) {
+    let same = |w: &&mut WheelSpec| normalize(&w.name) == req.normalized_name() && parse_version(&w.version) == parse_version(&version);
+    match generated.iter_mut().find(|w| same(w)) {
+        Some(existing) => {
+            for extra in &req.extras {
+                if !existing.extras.iter().any(|e| normalize(e) == normalize(extra)) {
+                    existing.extras.push(extra.clone());
+                }
+            }
+        }
+        None => generated.push(WheelSpec { name: req.name.clone(), version, extras: req.extras.clone() }),
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +126,24 @@ mod tests {
             ]
         );
         assert_eq!(got.unservable, vec![("bad>2,<1".to_string(), "no version satisfies \">2,<1\"".to_string())]);
+    }
+
+    #[test]
+    fn different_pins_in_different_pip_calls_are_all_served() {
+        let lock = vec![("ipykernel".to_string(), "7.4.0".to_string())];
+        let got = select(&lock, &reqs(&["numpy==1.22.3", "numpy==1.26.4", "numpy==1.26.4", "xarray==1.0", "xarray[io]==1.0.0", "ipykernel==6.0", "ipykernel==6.0"]));
+        let generated: Vec<(String, String, Vec<String>)> =
+            got.generated.into_iter().map(|w| (w.name, w.version, w.extras)).collect();
+        assert_eq!(
+            generated,
+            vec![
+                ("numpy".into(), "1.22.3".into(), vec![]),
+                ("numpy".into(), "1.26.4".into(), vec![]),
+                ("xarray".into(), "1.0".into(), vec!["io".into()]),
+            ]
+        );
+        let real: Vec<String> = got.real.iter().map(|r| format!("{}{}", r.name, r.specifier)).collect();
+        assert_eq!(real, ["ipykernel==7.4.0", "ipykernel==6.0"]);
+        assert!(got.unservable.is_empty(), "{:?}", got.unservable);
     }
 }
