@@ -8,9 +8,8 @@
 //! atomically) and never uses `renameat2(RENAME_EXCHANGE)`, so this is the
 //! path a file system without it takes.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +17,6 @@ use std::time::{Duration, Instant};
 use hpc_kernels::kernelspec::{self, launcher::LauncherInput, KernelspecInput, Layout, Rendered};
 use sha2::{Digest, Sha256};
 
-const ROOT_ENV: &str = "HPCK_TEST_WRITER_ROOT";
 
 fn modules(version: &str) -> Vec<String> {
     vec!["release/23.10".to_string(), format!("Demo/{version}")]
@@ -61,16 +59,25 @@ fn install(root: &Path, r: &Rendered) {
     kernelspec::commit(&staged, &k, "demo", &r.partition).unwrap();
 }
 
-/// Run by `writer_is_killed_mid_update…` as a child process (it is ignored
-/// otherwise): reinstalls partition `parta` with alternating modules forever.
-#[test]
-#[ignore = "the child process of writer_is_killed_mid_update_and_readers_see_old_or_new"]
-fn writer_child() {
-    let root = PathBuf::from(std::env::var(ROOT_ENV).expect("run by its parent test only"));
+/// Forks a writer that reinstalls partition `parta` with alternating modules
+/// forever, reporting each commit on a pipe; returns its pid and that pipe.
+fn spawn_writer(root: &Path) -> (nix::unistd::Pid, std::io::PipeReader) {
+    let (reader, mut writer) = std::io::pipe().unwrap();
     let versions = [render("parta", "1.0"), render("parta", "2.0")];
-    for i in 0.. {
-        install(&root, &versions[i % 2]);
-        println!("committed {i}");
+    // SAFETY: the child only renders, writes files and exits; glibc's malloc is fork-safe.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            drop(reader);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for i in 0.. {
+                    install(root, &versions[i % 2]);
+                    let _ = writeln!(writer, "committed {i}");
+                }
+            }));
+            // Never return into the test harness from the child.
+            unsafe { nix::libc::_exit(if outcome.is_ok() { 0 } else { 1 }) }
+        }
+        nix::unistd::ForkResult::Parent { child } => (child, reader),
     }
 }
 
@@ -147,21 +154,15 @@ fn writer_is_killed_mid_update_and_readers_see_old_or_new() {
     let (mut kills, mut leftovers, mut seen) = (0, 0, std::collections::BTreeSet::new());
     let started = Instant::now();
     while kills < 30 && started.elapsed() < Duration::from_secs(240) {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "writer_child", "--ignored", "--nocapture", "--test-threads", "1"])
-            .env(ROOT_ENV, root.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (child, pipe) = spawn_writer(root.path());
         // The writer must get going: after a kill, it takes over the dead writer's lock.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut lines = BufReader::new(pipe).lines();
         let progressed = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("committed"));
         assert!(progressed, "the writer committed nothing (lock not taken over?)");
         let drain = std::thread::spawn(move || for _ in lines {});
         std::thread::sleep(jitter(15));
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
-        child.wait().unwrap();
+        nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::wait::waitpid(child, None).unwrap();
         drain.join().unwrap();
         kills += 1;
         let dir = kernels(root.path()).join("demo");
