@@ -147,3 +147,38 @@ echo "  replay:  bash {replay}"
 pub fn cleanup() -> Result<usize> {
     super::container::remove_labelled(&format!("{REPRODUCE_LABEL}=true"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Outcome, StepResult};
+
+    fn result(lmod_init: Option<&str>) -> KernelResult {
+        KernelResult {
+            kernel: "k".into(),
+            display_name: "K".into(),
+            steps: vec![StepResult { stage: "modules".into(), outcome: Outcome::Failed { message: "x".into() }, seconds: 0.0, command: None, log: String::new() }],
+            kernelspec_dir: None,
+            venv: Some("/ws/v".into()),
+            modules: Vec::new(),
+            kernelspec: None,
+            lmod_init: lmod_init.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_shell_initialises_the_lmod_the_install_used() {
+        let rc = shell_rc(&["Demo/1.0".into()], &result(Some("/opt/site lmod/init/bash")), "k");
+        assert!(rc.contains("declare -F module >/dev/null || { . '/opt/site lmod/init/bash'; }"), "{rc}");
+        assert!(!rc.contains("/usr/share/lmod"), "{rc}");
+    }
+
+    #[test]
+    fn without_a_recorded_init_the_shell_searches_where_install_would() {
+        let rc = shell_rc(&[], &result(None), "k");
+        assert!(rc.contains("$LMOD_PKG/init/bash"), "{rc}");
+        for candidate in crate::exec::lmod::INIT_CANDIDATES {
+            assert!(rc.contains(candidate), "{candidate} missing: {rc}");
+        }
+    }
+}
