@@ -144,7 +144,11 @@ pub fn validate(
     )];
     let emulated: Vec<String> = wheelhouse.emulated().iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
     if !emulated.is_empty() {
-        notes.push(format!("emulated wheels (import-only stand-ins): {}", emulated.join(", ")));
+        notes.push(format!(
+            "emulated wheels (import-only stand-ins with no Requires-Dist or Requires-Python; cells that install them \
+             prove the imports, not how pip resolves them on the cluster): {}",
+            emulated.join(", ")
+        ));
     }
     if let Some(r) = &opts.release {
         notes.push(format!("sticky default release of the images: release/{r}"));
