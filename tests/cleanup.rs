@@ -77,5 +77,10 @@ fn keep_leaves_a_failed_container_to_enter() {
         .output()
         .unwrap();
     assert!(!probe.status.success());
-    Command::new("docker").args(["rm", "--force", &kept[0]]).output().unwrap();
+    // The kept container holds the run's shared home; the printed command removes both.
+    let remove = stderr.lines().find_map(|l| l.strip_prefix("remove when done: ")).unwrap_or_else(|| panic!("no removal command: {stderr}"));
+    let removed = Command::new("bash").args(["-c", remove]).output().unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(containers(), before, "the printed command left the kept container");
+    assert!(listed(&["volume", "ls"]).is_empty(), "the printed command left the shared home volume");
 }

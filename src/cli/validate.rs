@@ -84,6 +84,14 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
     for line in &kept {
         progress.println(&format!("kept failed container {line}"));
     }
+    if !kept.is_empty() {
+        // The kept containers hold the run's shared home; it goes with them.
+        let volume = harness::shared_home::volume_name(&run_id);
+        progress.println(&format!(
+            "remove when done: docker rm --force $(docker ps --all --quiet --filter label={}={run_id}) && docker volume rm {volume}",
+            validate::RUN_LABEL
+        ));
+    }
     if let (Some(path), Some(written)) = (&a.junit, junit_written) {
         written?;
         progress.println(&format!("JUnit written to {}", path.display()));

@@ -120,16 +120,32 @@ fn short(id: &str) -> &str {
 pub fn remove_labelled(filter: &str) -> Result<usize> {
     let ids = docker::output("list containers", ["ps", "--all", "--quiet", "--filter", &format!("label={filter}")])?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
+    // The runs these containers belong to: their shared homes go with them.
+    let format = format!("{{{{.Label \"{}\"}}}}", super::validate::RUN_LABEL);
+    let runs = docker::output("list runs", ["ps", "--all", "--filter", &format!("label={filter}"), "--format", &format])?;
     if !ids.is_empty() {
         let mut args = vec!["rm", "--force", "--volumes"];
         args.extend(ids.iter().copied());
         docker::output("remove containers", args)?;
     }
-    let volumes = docker::output("list volumes", ["volume", "ls", "--quiet", "--filter", &format!("label={filter}")])?;
-    let volumes: Vec<&str> = volumes.split_whitespace().collect();
+    let mut volumes: Vec<String> =
+        docker::output("list volumes", ["volume", "ls", "--quiet", "--filter", &format!("label={filter}")])?
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+    for run in runs.split_whitespace().filter(|r| !r.is_empty()) {
+        let name = super::shared_home::volume_name(run);
+        if !volumes.contains(&name) {
+            volumes.push(name);
+        }
+    }
+    // Only the volumes that exist: `volume rm` fails on a missing one.
+    let existing = docker::output("list volumes", ["volume", "ls", "--quiet"])?;
+    let existing: Vec<&str> = existing.split_whitespace().collect();
+    volumes.retain(|v| existing.contains(&v.as_str()));
     if !volumes.is_empty() {
         let mut args = vec!["volume", "rm", "--force"];
-        args.extend(volumes.iter().copied());
+        args.extend(volumes.iter().map(String::as_str));
         docker::output("remove volumes", args)?;
     }
     Ok(ids.len())

@@ -26,9 +26,14 @@ pub struct SharedHome {
     pub volume: String,
 }
 
+/// The name of run `run_id`'s shared home volume.
+pub fn volume_name(run_id: &str) -> String {
+    format!("hpc-kernels-home-{run_id}")
+}
+
 impl SharedHome {
     pub fn create(run_id: &str) -> Result<SharedHome> {
-        let volume = format!("hpc-kernels-home-{run_id}");
+        let volume = volume_name(run_id);
         docker::output(
             "create the shared home volume",
             [
