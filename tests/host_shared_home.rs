@@ -140,20 +140,6 @@ impl TwoPartitions {
     }
 }
 
-const CLIENT: &str = r#"
-import sys
-from jupyter_client.manager import KernelManager
-km = KernelManager(kernel_name=sys.argv[1])
-km.start_kernel()
-kc = km.client(); kc.start_channels()
-try:
-    kc.wait_for_ready(timeout=60)
-    reply = kc.execute_interactive(sys.argv[2], timeout=60, output_hook=lambda m: print(m["content"].get("text", ""), end=""))
-    print("STATUS", reply["content"]["status"])
-finally:
-    kc.stop_channels(); km.shutdown_kernel(now=True)
-"#;
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

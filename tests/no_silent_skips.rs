@@ -20,7 +20,9 @@ fn test_sources() -> Vec<(String, String)> {
 
 #[test]
 fn no_test_returns_early_when_a_requirement_is_missing() {
-    let patterns = ["if !require", "if !common::require", "if !docker", "SKIP:", "*** SKIP", "#[ignore"];
+    // The attribute is spelled in two halves so that this file does not match itself.
+    let ignore_attribute = concat!("#[", "ignore");
+    let patterns = ["if !require", "if !common::require", "if !docker", "SKIP:", "*** SKIP", ignore_attribute];
     let mut found = Vec::new();
     for (name, text) in test_sources() {
         for (i, line) in text.lines().enumerate() {

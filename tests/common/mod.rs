@@ -62,7 +62,8 @@ pub fn poison_dir(root: &Path) -> PathBuf {
     dir
 }
 
-const CLIENT: &str = r#"
+/// A Jupyter client that starts a kernel by name and runs one cell.
+pub const CLIENT: &str = r#"
 import sys
 from jupyter_client.manager import KernelManager
 km = KernelManager(kernel_name=sys.argv[1])

@@ -51,6 +51,21 @@ pub struct Wheelhouse {
     pub packages: Vec<ServedPackage>,
 }
 
+/// Creates `dir` and holds an exclusive lock on `dir/.lock` until the
+/// returned guard drops: one writer per cache directory, across processes.
+fn lock_cache_dir(dir: &Path, what: &str) -> Result<nix::fcntl::Flock<fs::File>> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(&format!("create the {what}"), dir, e))?;
+    let lock_path = dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&format!("open the {what} lock"), &lock_path, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io(&format!("lock the {what}"), &lock_path, e.into()))
+}
+
 impl Wheelhouse {
     /// Builds (or reuses) the wheelhouse that serves every requirement of `spec`.
     pub fn prepare(spec: &Spec, cache_dir: &Path, on_progress: &mut dyn FnMut(&str)) -> Result<Wheelhouse> {

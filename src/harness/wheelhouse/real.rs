@@ -110,16 +110,7 @@ fn cached(request: &RealRequest, dir: &Path, manifest: &BTreeMap<String, (String
 /// missing; returns them in request order.
 pub fn ensure(requests: &[RealRequest], cache_dir: &Path, on_progress: &mut dyn FnMut(&str)) -> Result<Vec<RealWheel>> {
     let dir = cache_dir.join("wheels").join("real");
-    fs::create_dir_all(&dir).map_err(|e| Error::io("create the wheel cache", &dir, e))?;
-    let lock_path = dir.join(".lock");
-    let lock_file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io("open the wheel cache lock", &lock_path, e))?;
-    let mut lock = fd_lock::RwLock::new(lock_file);
-    let _guard = lock.write().map_err(|e| Error::io("lock the wheel cache", &lock_path, e))?;
+    let _guard = super::lock_cache_dir(&dir, "wheel cache")?;
 
     let manifest_path = dir.join(MANIFEST);
     let mut manifest = read_manifest(&manifest_path);

@@ -26,17 +26,7 @@ pub fn pip_python(cache_dir: &Path) -> Result<PathBuf> {
     if venv.join(READY).is_file() && python.is_file() {
         return Ok(python);
     }
-    let tools = cache_dir.join("tools");
-    fs::create_dir_all(&tools).map_err(|e| Error::io("create", &tools, e))?;
-    let lock_path = tools.join(".lock");
-    let lock_file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io("open the tools lock", &lock_path, e))?;
-    let mut lock = fd_lock::RwLock::new(lock_file);
-    let _guard = lock.write().map_err(|e| Error::io("lock", &lock_path, e))?;
+    let _guard = super::lock_cache_dir(&cache_dir.join("tools"), "tools directory")?;
     if venv.join(READY).is_file() && python.is_file() {
         return Ok(python);
     }
