@@ -8,4 +8,5 @@ pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
 pub mod validate;
+pub mod index;
 pub mod wheelhouse;
