@@ -4,6 +4,8 @@ pub mod container;
 pub mod docker;
 pub mod images;
 pub mod interrupt;
+pub mod network;
+pub mod packages;
 pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
