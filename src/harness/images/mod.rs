@@ -11,6 +11,7 @@ pub mod data;
 pub mod generate;
 pub mod import;
 mod inspect;
+pub mod module_wheels;
 pub mod overlay;
 pub mod recipe;
 pub mod spider;

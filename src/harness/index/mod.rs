@@ -344,3 +344,38 @@ fn normalize(name: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A pure-Python wheel (`…-none-any.whl`) of exactly `name==version` from
+/// PyPI, kept in the index cache: the real code of a module-provided package
+/// for the partition images. `Ok(None)`: PyPI has no such wheel (a binary
+/// package, or an sdist-only release).
+pub fn pure_python_wheel(cache_dir: &std::path::Path, name: &str, version: &str) -> Result<Option<PureWheel>, String> {
+    let proxy = Proxy::new(IndexOptions {
+        upstreams: vec![PYPI.to_string()],
+        offline: false,
+        exclude_newer: None,
+        wheels: WheelPolicy::Real,
+        cache_dir: cache_dir.to_path_buf(),
+        // A release's files do not change; its page need not be fetched again.
+        max_page_age: i64::MAX,
+    });
+    let Some(page) = proxy.upstream_page(0, name)? else { return Ok(None) };
+    let wanted = version.parse::<pep440_rs::Version>().map_err(|e| format!("{name} {version}: {e}"))?;
+    let file = page.files.iter().find(|f| {
+        let pure = f.filename.ends_with("-none-any.whl")
+            && f.filename.split('-').rev().nth(2).is_some_and(|py| py.split('.').any(|t| t == "py3"));
+        let same = f.name_and_version().and_then(|(_, v)| v.parse::<pep440_rs::Version>().ok()).is_some_and(|v| v == wanted);
+        pure && same && f.sha256().is_some() && !matches!(f.yanked, Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::String(_)))
+    });
+    let Some(file) = file else { return Ok(None) };
+    let sha256 = file.sha256().unwrap_or_default().to_string();
+    let path = proxy.fetch_blob(&sha256, &file.url, None)?;
+    Ok(Some(PureWheel { path, file_name: file.filename.clone(), sha256 }))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PureWheel {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub sha256: String,
+}

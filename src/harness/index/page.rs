@@ -114,9 +114,11 @@ pub fn rewrite(page: &ProjectPage, base: &str, served: &dyn Fn(&FileEntry) -> Se
                     out.size = None;
                 }
             }
+            // Absent rather than `false` when there is none: pip 23.0 (Debian 12's)
+            // reads a present `false` as a hash and fails.
             let metadata = f.metadata_sha256().map(|m| serde_json::json!({ "sha256": m }));
-            out.core_metadata = Some(metadata.clone().unwrap_or(Value::Bool(false)));
-            out.dist_info_metadata = Some(metadata.unwrap_or(Value::Bool(false)));
+            out.core_metadata = metadata.clone();
+            out.dist_info_metadata = metadata;
             Some(out)
         })
         .collect();
@@ -218,7 +220,7 @@ mod tests {
         assert!(out.files[0].hashes.is_empty());
         assert_eq!(out.files[0].core_metadata, Some(serde_json::json!({"sha256": "1111111111111111111111111111111111111111111111111111111111111111"})));
         assert!(out.files[1].url.starts_with("http://10.0.0.1:9/c1/0/files/4721f391"));
-        assert_eq!(out.files[1].core_metadata, Some(Value::Bool(false)));
+        assert_eq!(out.files[1].core_metadata, None);
         let json: Value = serde_json::from_str(&render_json(&out)).unwrap();
         assert_eq!(json["versions"], serde_json::json!(["1.16.0", "1.17.0"]));
         assert_eq!(json["files"][1]["yanked"], "broken");
