@@ -210,6 +210,7 @@ impl Packages {
                     _ => format!("real files up to {}; heavier wheels are stand-ins with their real metadata (each cell names its own)", index::human_size(run.opts.budget)),
                 };
                 notes.push(format!("wheels: {wheels}"));
+                notes.push(format!("requests that went to an index this run: {} (0: everything came from the cache)", run.proxy.log().upstream_requests));
                 notes
             }
         }
