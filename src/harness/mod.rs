@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod docker;
+pub mod emulation;
 pub mod images;
 pub mod interrupt;
 pub mod network;

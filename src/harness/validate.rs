@@ -140,6 +140,8 @@ pub fn validate(
         let mut result = outcome.unwrap_or_else(|panic| {
             harness_error(&job.kernel, format!("the harness worker for this cell panicked: {panic}"))
         });
+        let emulated = built.iter().find(|b| b.partition == job.partition).map(|b| &b.emulated_packages);
+        result.notes.extend(super::emulation::cell_notes(&result.modules, emulated.unwrap_or(&Default::default())));
         result.notes.extend(packages.cell_notes(&job.cell));
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);

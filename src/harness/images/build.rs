@@ -24,6 +24,7 @@ struct LayerPlan {
     files: Vec<LayerFile>,
     /// Real code of module packages, unpacked by the layer's script.
     wheels: Vec<module_wheels::ModuleWheel>,
+    emulated: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 pub fn build(opts: &BuildOptions, on_event: &mut dyn FnMut(ImageEvent)) -> Result<Vec<BuiltImage>> {
@@ -72,8 +73,8 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
         let (tree, _) = source.tree(partition)?;
         let available = tree.releases();
         let mut files = generate::generate(&tree, &overlay, &data::origin_label(partition))?;
-        let wheels = module_wheels::collect(&tree, &overlay, &opts.cache_dir, &mut found)?;
-        files.push(module_wheels::install_script(&wheels));
+        let packages = module_wheels::collect(&tree, &overlay, &opts.cache_dir, &mut found)?;
+        files.push(module_wheels::install_script(&packages.wheels));
         for release in &releases {
             if !available.contains(release) {
                 return Err(Error::usage(format!("release \"{release}\" does not exist on {partition}"))
@@ -82,7 +83,7 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
             let mut layer = files.clone();
             layer.extend(recipe::site_files(partition, &id, &available, release));
             layer.sort();
-            plans.push(LayerPlan { partition: partition.clone(), release: release.clone(), files: layer, wheels: wheels.clone() });
+            plans.push(LayerPlan { partition: partition.clone(), release: release.clone(), files: layer, wheels: packages.wheels.clone(), emulated: packages.emulated.clone() });
         }
     }
     Ok(plans)
@@ -201,13 +202,13 @@ fn apt_mirrors() -> Vec<String> {
 }
 
 fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageEvent)) -> Result<BuiltImage> {
-    let LayerPlan { partition, release, files, wheels } = plan;
+    let LayerPlan { partition, release, files, wheels, emulated } = plan;
     let hash = recipe::partition_hash(base_tag, &partition, &release, &files);
     let tag = recipe::partition_tag(&partition, &release, &hash);
     let step = format!("{partition} {release}");
     if docker::image_id(&tag)?.is_some() {
         on_event(ImageEvent::Cached { step, tag: tag.clone() });
-        return Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: true });
+        return Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: true, emulated_packages: emulated });
     }
     let context = tempfile::tempdir().map_err(|e| Error::io("create a build context in", &std::env::temp_dir(), e))?;
     let root = context.path().join("root");
@@ -227,7 +228,7 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
     timed(&step, format!("docker build {tag} ({count} files)"), on_event, || {
         docker_build(&tag, context.path(), &format!("image {partition} {release}"))
     })?;
-    Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false })
+    Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false, emulated_packages: emulated })
 }
 
 /// COPY carries directory modes into the image: make them 0755 whatever the umask.

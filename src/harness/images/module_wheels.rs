@@ -28,6 +28,14 @@ pub struct ModuleWheel {
     pub wheel: PureWheel,
 }
 
+/// What a partition's modules provide: real code, and what stays emulated.
+#[derive(Clone, Debug, Default)]
+pub struct ModulePackages {
+    pub wheels: Vec<ModuleWheel>,
+    /// Module → `name version` of each package emulated without its code.
+    pub emulated: BTreeMap<String, Vec<String>>,
+}
+
 /// The module packages of `tree` that have a pure-Python wheel; `found`
 /// memoises lookups across partitions.
 pub fn collect(
@@ -35,8 +43,9 @@ pub fn collect(
     overlay: &Overlay,
     cache_dir: &Path,
     found: &mut BTreeMap<(String, String), Option<PureWheel>>,
-) -> Result<Vec<ModuleWheel>> {
+) -> Result<ModulePackages> {
     let mut out = Vec::new();
+    let mut emulated: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for module in tree.modules.values() {
         let extra = overlay.for_module(&module.name, &module.full);
         let site = format!("{}/{}", install_root(overlay, module), overlay.site_packages.trim_matches('/'));
@@ -50,15 +59,18 @@ pub fn collect(
                 })?;
                 found.insert(key.clone(), wheel);
             }
-            if let Some(wheel) = found[&key].clone() {
-                let import_top = package.import_name().split('.').next().unwrap_or_default().to_string();
-                out.push(ModuleWheel { site: site.clone(), dist: package.name.clone(), version, import_top, wheel });
+            match found[&key].clone() {
+                Some(wheel) => {
+                    let import_top = package.import_name().split('.').next().unwrap_or_default().to_string();
+                    out.push(ModuleWheel { site: site.clone(), dist: package.name.clone(), version, import_top, wheel });
+                }
+                None => emulated.entry(module.full.clone()).or_default().push(format!("{} {version}", package.name)),
             }
         }
     }
     out.sort_by(|a, b| (&a.site, &a.dist).cmp(&(&b.site, &b.dist)));
     out.dedup_by(|a, b| a.site == b.site && a.dist == b.dist);
-    Ok(out)
+    Ok(ModulePackages { wheels: out, emulated })
 }
 
 fn quote(text: &str) -> String {
