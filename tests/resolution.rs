@@ -7,9 +7,6 @@ mod common;
 
 use common::*;
 
-/// Every test resolves against PyPI as it was on this date.
-const INDEX_DATE: &str = "2026-01-15";
-
 fn validate_json(args: &[&str], spec: &std::path::Path) -> (i32, serde_json::Value, String) {
     let out = bin()
         .args(["validate", "--json", "--exclude-newer", INDEX_DATE])
