@@ -24,9 +24,11 @@ fn kernel<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
     report["partitions"][0]["kernels"].as_array().unwrap().iter().find(|k| k["kernel"] == name).unwrap()
 }
 
-fn first_problem(kernel: &serde_json::Value) -> Option<(String, String)> {
+/// The first stage with a problem: its name, message and log.
+fn first_problem(kernel: &serde_json::Value) -> Option<(String, String, String)> {
     kernel["steps"].as_array().unwrap().iter().find(|s| !matches!(s["status"].as_str(), Some("passed") | Some("skipped"))).map(|s| {
-        (s["stage"].as_str().unwrap_or_default().to_string(), s["message"].as_str().unwrap_or_default().to_string())
+        let text = |key: &str| s[key].as_str().unwrap_or_default().to_string();
+        (text("stage"), text("message"), text("log"))
     })
 }
 
@@ -88,9 +90,10 @@ fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
     let (code, report, stderr) = validate_json(&["--partition", "alpha", "--wheel-budget", "5", "--jobs", "2"], &spec);
     assert_eq!(code, 1, "{stderr}");
 
-    let (stage, message) = first_problem(kernel(&report, "too-new")).expect("Django 6.0 cannot install");
+    let (stage, message, log) = first_problem(kernel(&report, "too-new")).expect("Django 6.0 cannot install");
     assert_eq!(stage, "pip:django6");
-    assert!(message.contains("Requires-Python >=3.12"), "pip's own words: {message}");
+    assert!(message.contains("No matching distribution found for Django==6.0"), "{message}");
+    assert!(log.contains("Requires-Python >=3.12"), "pip's own words: {log}");
 
     let heavy = kernel(&report, "heavy");
     assert_eq!(first_problem(heavy), None, "{heavy}");

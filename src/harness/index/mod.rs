@@ -10,6 +10,7 @@
 //! [`stand_in`]). `--offline` serves from the cache alone; `--exclude-newer`
 //! serves the index as it was at a date.
 
+mod interpreter;
 mod page;
 mod server;
 mod stand_in;
@@ -156,8 +157,9 @@ impl Proxy {
         }
     }
 
-    /// Routes `/<cell>/<index>/…`.
-    pub(crate) fn handle(&self, path: &str, accepts_json: bool, base: &str) -> Reply {
+    /// Routes `/<cell>/<index>/…`; `user_agent` may declare the interpreter
+    /// pip stands for (see [`interpreter`]).
+    pub(crate) fn handle(&self, path: &str, accepts_json: bool, base: &str, user_agent: Option<&str>) -> Reply {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let [cell, index, kind, rest @ ..] = parts.as_slice() else {
@@ -168,13 +170,16 @@ impl Proxy {
         };
         let prefix = format!("{base}/{cell}/{idx}");
         match (*kind, rest) {
-            ("simple", [project, ..]) if !project.is_empty() => self.project(idx, project, &prefix, accepts_json),
+            ("simple", [project, ..]) if !project.is_empty() => {
+                let translation = user_agent.and_then(interpreter::Translation::from_user_agent);
+                self.project(idx, project, &prefix, accepts_json, translation.as_ref())
+            }
             ("files", [sha, file]) => match file.strip_suffix(".metadata") {
                 Some(wheel) => self.metadata(sha, wheel),
                 None => self.real_file(sha, file),
             },
             ("stand-in", [sha, file]) => match file.strip_suffix(".metadata") {
-                Some(wheel) => self.metadata(sha, wheel),
+                Some(wheel) => self.metadata_as(sha, wheel),
                 None => self.stand_in(cell, sha, file),
             },
             _ => Reply::status(404, "not an index path\n"),
@@ -216,7 +221,7 @@ impl Proxy {
         Ok(Some(page))
     }
 
-    fn project(&self, idx: usize, project: &str, prefix: &str, accepts_json: bool) -> Reply {
+    fn project(&self, idx: usize, project: &str, prefix: &str, accepts_json: bool, translation: Option<&interpreter::Translation>) -> Reply {
         let page = match self.upstream_page(idx, project) {
             Ok(Some(page)) => page,
             Ok(None) => return Reply::status(404, format!("{project}: no such project on {}\n", self.opts.upstreams[idx])),
@@ -230,8 +235,22 @@ impl Proxy {
             }
         }
         let policy = self.opts.wheels;
-        let served = move |f: &FileEntry| if policy.stands_in(f) { page::Served::StandIn } else { page::Served::Real };
-        let out = page::rewrite(&page, prefix, &served);
+        let present = move |f: &FileEntry| {
+            let mut out = f.clone();
+            let mut served = if policy.stands_in(f) { page::Served::StandIn } else { page::Served::Real };
+            match translation.map(|t| t.present(f)) {
+                None | Some(interpreter::Presented::AsIs) => {}
+                Some(interpreter::Presented::RequiresPython(rp)) => out.requires_python = rp,
+                Some(interpreter::Presented::StandInAs(name)) => {
+                    f.metadata_sha256()?;
+                    out.filename = name;
+                    served = page::Served::StandIn;
+                }
+                Some(interpreter::Presented::Hidden) => return None,
+            }
+            Some((out, served))
+        };
+        let out = page::rewrite(&page, prefix, &present);
         if accepts_json {
             Reply::Bytes { status: 200, content_type: upstream::PEP_691_JSON, body: page::render_json(&out).into_bytes() }
         } else {
@@ -242,6 +261,14 @@ impl Proxy {
     fn listed(&self, sha: &str, file: &str) -> Option<(usize, FileEntry)> {
         let files = self.files.lock().ok()?;
         files.get(sha).filter(|(_, f)| f.filename == file).cloned()
+    }
+
+    /// Like [`Self::listed`], also for the file offered under other wheel tags
+    /// (same name and version).
+    fn listed_as(&self, sha: &str, file: &str) -> Option<(usize, FileEntry)> {
+        let files = self.files.lock().ok()?;
+        let prefix = |name: &str| name.splitn(3, '-').take(2).collect::<Vec<_>>().join("-");
+        files.get(sha).filter(|(_, f)| f.filename == file || (file.ends_with(".whl") && prefix(&f.filename) == prefix(file))).cloned()
     }
 
     fn download_lock(&self, sha: &str) -> Arc<Mutex<()>> {
@@ -308,8 +335,15 @@ impl Proxy {
         }
     }
 
+    fn metadata_as(&self, sha: &str, file: &str) -> Reply {
+        match self.listed_as(sha, file) {
+            Some((_, entry)) => self.metadata(sha, &entry.filename),
+            None => Reply::status(404, format!("{file}: not listed on a page served in this run\n")),
+        }
+    }
+
     fn stand_in(&self, cell: &str, sha: &str, file: &str) -> Reply {
-        let Some((_, entry)) = self.listed(sha, file) else {
+        let Some((_, entry)) = self.listed_as(sha, file) else {
             return Reply::status(404, format!("{file}: not listed on a page served in this run\n"));
         };
         let metadata = match self.metadata_bytes(&entry) {
@@ -320,8 +354,10 @@ impl Proxy {
             Ok(wheel) => {
                 let (name, version) = entry.name_and_version().unwrap_or_default();
                 let size = entry.size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
+                let retagged = if file == entry.filename { String::new() } else { format!(", offered as {file}") };
+                let line = format!("{name} {version} ({}{size}{retagged})", entry.filename);
                 if let Ok(mut log) = self.log.lock() {
-                    log.stand_ins.entry(cell.to_string()).or_default().insert(format!("{name} {version} ({file}{size})"));
+                    log.stand_ins.entry(cell.to_string()).or_default().insert(line);
                 }
                 Reply::Bytes { status: 200, content_type: "application/octet-stream", body: wheel.bytes }
             }
