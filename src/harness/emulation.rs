@@ -14,8 +14,9 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -
         let declared: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
         if declared != IMAGE_PYTHON {
             notes.push(format!(
-                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image: pip judged Requires-Python and wheel tags \
-                 for {IMAGE_PYTHON}, not {declared} as on the cluster"
+                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image; the index was presented to pip as \
+                 CPython {declared} sees it (Requires-Python and wheel tags decide as on the cluster), a release \
+                 with wheels for {declared} only was installed as a stand-in, and the code ran on {IMAGE_PYTHON}"
             ));
         }
     }
@@ -43,7 +44,7 @@ mod tests {
         let notes = cell_notes(&loaded, &emulated);
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].starts_with("Python/3.10.4 runs as Debian's CPython 3.11"), "{notes:?}");
-        assert!(notes[0].ends_with("not 3.10 as on the cluster"), "{notes:?}");
+        assert!(notes[0].contains("presented to pip as CPython 3.10 sees it"), "{notes:?}");
         assert!(notes[1].ends_with("numpy 1.22.3, scipy 1.8.1 (SciPy-bundle/2022.05)"), "{notes:?}");
     }
 

@@ -6,12 +6,13 @@
 //! presents each file so that pip on the emulating interpreter makes the
 //! declared interpreter's choice:
 //!
-//! * a file the declared version may install but the emulating one may not
-//!   (`cp310` wheels, `Requires-Python <3.11`) is offered under tags pip here
-//!   accepts, as a stand-in with the real metadata (its binary code could not
-//!   run here anyway);
+//! * a release the declared version installs from a wheel is installed here
+//!   from the same release's wheel for the emulating interpreter (real code,
+//!   same metadata) where there is one; where there is none (a `cp310`-only
+//!   release), the declared version's wheel is offered under tags pip here
+//!   accepts, as a stand-in with the real metadata;
 //! * a file the declared version may not install is made unacceptable here
-//!   too: its `Requires-Python` gains `!=3.11.*`, or the wheel is dropped.
+//!   too: its `Requires-Python` gains `!=3.11.*`, or the wheel is withheld.
 
 use std::str::FromStr;
 
@@ -58,7 +59,32 @@ impl Translation {
         Some(specifiers.contains(&Version::new([version.0, version.1, version.2])))
     }
 
-    pub fn present(&self, file: &FileEntry) -> Presented {
+    /// How each file of a project page is presented (same order).
+    pub fn present_page(&self, files: &[FileEntry]) -> Vec<Presented> {
+        // Per release: does a wheel for this platform fit the declared / the running interpreter?
+        let mut fits: std::collections::HashMap<String, (bool, bool)> = std::collections::HashMap::new();
+        for f in files {
+            let (Some(tags), Some((_, version))) = (WheelTags::parse(&f.filename), f.name_and_version()) else { continue };
+            if !tags.for_this_platform() {
+                continue;
+            }
+            let admits = |v| f.requires_python.as_deref().and_then(|rp| self.requires_python_admits(rp, v)).unwrap_or(true);
+            let entry = fits.entry(version).or_default();
+            entry.0 |= tags.fits(self.declared) && admits(self.declared);
+            entry.1 |= tags.fits(self.actual);
+        }
+        files
+            .iter()
+            .map(|f| {
+                let release = f.name_and_version().and_then(|(_, v)| fits.get(&v).copied()).unwrap_or_default();
+                self.present(f, release)
+            })
+            .collect()
+    }
+
+    /// `release`: whether the file's release has a wheel fitting the declared
+    /// and one fitting the running interpreter.
+    fn present(&self, file: &FileEntry, release: (bool, bool)) -> Presented {
         if let Some(rp) = file.requires_python.as_deref().filter(|rp| !rp.trim().is_empty()) {
             if let (Some(on_declared), Some(on_actual)) =
                 (self.requires_python_admits(rp, self.declared), self.requires_python_admits(rp, self.actual))
@@ -74,16 +100,18 @@ impl Translation {
             }
         }
         let Some(tags) = WheelTags::parse(&file.filename) else { return Presented::AsIs };
+        let excluded_here =
+            file.requires_python.as_deref().and_then(|rp| self.requires_python_admits(rp, self.actual)) == Some(false);
+        let admit_here = if excluded_here { Presented::RequiresPython(None) } else { Presented::AsIs };
         match (tags.fits(self.declared), tags.fits(self.actual)) {
-            (true, true) => {
-                // Requires-Python may still exclude the running interpreter.
-                match file.requires_python.as_deref().and_then(|rp| self.requires_python_admits(rp, self.actual)) {
-                    Some(false) => Presented::RequiresPython(None),
-                    _ => Presented::AsIs,
-                }
-            }
+            (true, true) => admit_here,
+            // The declared interpreter installs this release; here its own wheel stands for it.
+            (false, true) if release.0 => admit_here,
+            (false, true) => Presented::Hidden,
+            // Pip here skips it for the release's wheel that fits.
+            (true, false) if release.1 => Presented::AsIs,
             (true, false) => Presented::StandInAs(tags.renamed_for(self.actual)),
-            (false, _) => Presented::Hidden,
+            (false, false) => Presented::AsIs,
         }
     }
 }
@@ -110,6 +138,11 @@ impl WheelTags {
             abi: parts[n - 2].split('.').map(String::from).collect(),
             platform: parts[n - 1].to_string(),
         })
+    }
+
+    /// Linux on x86_64 (the images' platform), or pure.
+    fn for_this_platform(&self) -> bool {
+        self.platform == "any" || self.platform.split('.').any(|p| p.contains("linux") && p.ends_with("x86_64") && !p.starts_with("musl"))
     }
 
     /// Whether CPython `version` on this platform accepts one of the tags.
@@ -177,14 +210,33 @@ mod tests {
     )]
     #[case("numpy-2.3.0-cp311-cp311-manylinux_2_28_x86_64.whl", Some(">=3.11"), Presented::RequiresPython(Some(">=3.11, !=3.11.*".into())))]
     #[case("numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", Some(">=3.9"), Presented::Hidden)]
+    #[case("numpy-1.26.4-cp311-cp311-win_amd64.whl", Some(">=3.9"), Presented::Hidden)]
     #[case("cryptography-42.0.0-cp39-abi3-manylinux_2_28_x86_64.whl", Some(">=3.7"), Presented::AsIs)]
-    #[case("foo-1.0-cp312-abi3-manylinux_2_28_x86_64.whl", None, Presented::Hidden)]
+    #[case("foo-1.0-cp312-abi3-manylinux_2_28_x86_64.whl", None, Presented::AsIs)]
     fn presents_files_as_the_declared_interpreter_would_choose(
         #[case] name: &str,
         #[case] requires_python: Option<&str>,
         #[case] expected: Presented,
     ) {
         let t = Translation { declared: (3, 10, 4), actual: (3, 11, 2) };
-        assert_eq!(t.present(&file(name, requires_python)), expected, "{name}");
+        assert_eq!(t.present_page(&[file(name, requires_python)]), vec![expected], "{name}");
+    }
+
+    #[test]
+    fn a_release_with_wheels_for_both_installs_the_running_interpreters_wheel() {
+        let t = Translation { declared: (3, 10, 4), actual: (3, 11, 2) };
+        let files = [
+            file("pyzmq-27.1.0-cp310-cp310-manylinux_2_28_x86_64.whl", Some(">=3.8")),
+            file("pyzmq-27.1.0-cp311-cp311-manylinux_2_28_x86_64.whl", Some(">=3.8")),
+            file("pyzmq-27.1.0-cp312-cp312-manylinux_2_28_x86_64.whl", Some(">=3.8")),
+            file("pyzmq-27.1.0.tar.gz", Some(">=3.8")),
+            // A cp311-only release: the declared interpreter would build the sdist.
+            file("numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", Some(">=3.9")),
+            file("numpy-1.26.4.tar.gz", Some(">=3.9")),
+        ];
+        assert_eq!(
+            t.present_page(&files),
+            vec![Presented::AsIs, Presented::AsIs, Presented::AsIs, Presented::AsIs, Presented::Hidden, Presented::AsIs]
+        );
     }
 }

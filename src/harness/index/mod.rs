@@ -49,7 +49,7 @@ pub enum WheelPolicy {
 
 impl WheelPolicy {
     fn stands_in(&self, file: &FileEntry) -> bool {
-        if !file.is_wheel() || file.metadata_sha256().is_none() {
+        if !file.is_wheel() {
             return false;
         }
         match self {
@@ -235,14 +235,16 @@ impl Proxy {
             }
         }
         let policy = self.opts.wheels;
+        let presented: HashMap<String, interpreter::Presented> = translation
+            .map(|t| page.files.iter().map(|f| f.filename.clone()).zip(t.present_page(&page.files)).collect())
+            .unwrap_or_default();
         let present = move |f: &FileEntry| {
             let mut out = f.clone();
             let mut served = if policy.stands_in(f) { page::Served::StandIn } else { page::Served::Real };
-            match translation.map(|t| t.present(f)) {
+            match presented.get(&f.filename).cloned() {
                 None | Some(interpreter::Presented::AsIs) => {}
                 Some(interpreter::Presented::RequiresPython(rp)) => out.requires_python = rp,
                 Some(interpreter::Presented::StandInAs(name)) => {
-                    f.metadata_sha256()?;
                     out.filename = name;
                     served = page::Served::StandIn;
                 }
@@ -319,10 +321,16 @@ impl Proxy {
         }
     }
 
+    /// The wheel's core metadata: upstream's PEP 658 file, or else read from
+    /// the wheel itself (some wheels on PyPI have none served separately).
     fn metadata_bytes(&self, entry: &FileEntry) -> Result<Vec<u8>, String> {
-        let meta_sha = entry.metadata_sha256().ok_or_else(|| format!("{}: the index serves no core metadata for it", entry.url))?;
-        let path = self.fetch_blob(meta_sha, &format!("{}.metadata", entry.url), Some(METADATA_LIMIT))?;
-        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+        if let Some(meta_sha) = entry.metadata_sha256() {
+            let path = self.fetch_blob(meta_sha, &format!("{}.metadata", entry.url), Some(METADATA_LIMIT))?;
+            return std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+        }
+        let sha = entry.sha256().ok_or_else(|| format!("{}: the index gives no sha256", entry.url))?;
+        let wheel = self.fetch_blob(sha, &entry.url, None)?;
+        stand_in::metadata_of_wheel(&wheel).map_err(|why| format!("{}: {why}", entry.url))
     }
 
     fn metadata(&self, sha: &str, file: &str) -> Reply {

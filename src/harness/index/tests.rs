@@ -94,10 +94,9 @@ fn a_heavy_wheel_becomes_a_stand_in_with_the_real_metadata_and_is_logged_per_cel
 
 #[rstest::rstest]
 #[case(WheelPolicy::Real, "files", "files")]
-#[case(WheelPolicy::Metadata, "files", "stand-in")]
-#[case(WheelPolicy::Budget(10), "files", "stand-in")]
+#[case(WheelPolicy::Metadata, "stand-in", "stand-in")]
+#[case(WheelPolicy::Budget(1000), "files", "stand-in")]
 fn the_wheel_policy_decides_what_is_real(#[case] policy: WheelPolicy, #[case] light: &str, #[case] heavy: &str) {
-    // The light wheel has no core metadata upstream, so it can never be a stand-in.
     let s = seeded(policy);
     let proxy = Proxy::new(s.opts.clone());
     let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", None));
