@@ -16,7 +16,7 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -
             notes.push(format!(
                 "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image; the index was presented to pip as \
                  CPython {declared} sees it (Requires-Python and wheel tags decide as on the cluster), a release \
-                 with wheels for {declared} only was installed as a stand-in, and the code ran on {IMAGE_PYTHON}"
+                 with wheels for {declared} only becomes a stand-in, and the code runs on {IMAGE_PYTHON}"
             ));
         }
     }
