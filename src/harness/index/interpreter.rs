@@ -116,6 +116,11 @@ impl Translation {
     }
 }
 
+/// Whether a wheel runs on CPython `python` on Linux x86_64 (the images).
+pub fn fits_linux_cpython(file_name: &str, python: (u64, u64)) -> bool {
+    WheelTags::parse(file_name).is_some_and(|t| t.for_this_platform() && t.fits((python.0, python.1, 0)))
+}
+
 /// The tag sets of a wheel file name.
 struct WheelTags {
     stem: String,

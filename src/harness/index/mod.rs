@@ -389,11 +389,19 @@ fn normalize(name: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// A pure-Python wheel (`…-none-any.whl`) of exactly `name==version` from
-/// PyPI, kept in the index cache: the real code of a module-provided package
-/// for the partition images. `Ok(None)`: PyPI has no such wheel (a binary
-/// package, or an sdist-only release).
-pub fn pure_python_wheel(cache_dir: &std::path::Path, name: &str, version: &str) -> Result<Option<PureWheel>, String> {
+/// The code for a module-provided package `name==version` in the images,
+/// from PyPI, kept in the index cache: a pure-Python wheel of exactly that
+/// version; else the nearest later release of the same major version with a
+/// wheel for the images' interpreter (CPython `python`, Linux x86_64) and at
+/// most `limit` bytes (its code stands in for the module's build, whose
+/// metadata stays). `Ok(None)`: neither exists.
+pub fn module_code_wheel(
+    cache_dir: &std::path::Path,
+    name: &str,
+    version: &str,
+    python: (u64, u64),
+    limit: u64,
+) -> Result<Option<CodeWheel>, String> {
     let proxy = Proxy::new(IndexOptions {
         upstreams: vec![PYPI.to_string()],
         offline: false,
@@ -405,16 +413,29 @@ pub fn pure_python_wheel(cache_dir: &std::path::Path, name: &str, version: &str)
     });
     let Some(page) = proxy.upstream_page(0, name)? else { return Ok(None) };
     let wanted = version.parse::<pep440_rs::Version>().map_err(|e| format!("{name} {version}: {e}"))?;
-    let file = page.files.iter().find(|f| {
-        let pure = f.filename.ends_with("-none-any.whl")
-            && f.filename.split('-').rev().nth(2).is_some_and(|py| py.split('.').any(|t| t == "py3"));
-        let same = f.name_and_version().and_then(|(_, v)| v.parse::<pep440_rs::Version>().ok()).is_some_and(|v| v == wanted);
-        pure && same && f.sha256().is_some() && !matches!(f.yanked, Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::String(_)))
+    let usable = |f: &&FileEntry| f.sha256().is_some() && !matches!(f.yanked, Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::String(_)));
+    let version_of = |f: &FileEntry| f.name_and_version().and_then(|(_, v)| v.parse::<pep440_rs::Version>().ok());
+    let pure = page.files.iter().filter(usable).find(|f| {
+        f.filename.ends_with("-none-any.whl")
+            && f.filename.split('-').rev().nth(2).is_some_and(|py| py.split('.').any(|t| t == "py3"))
+            && version_of(f).is_some_and(|v| v == wanted)
     });
-    let Some(file) = file else { return Ok(None) };
+    let nearest = || {
+        page.files
+            .iter()
+            .filter(usable)
+            .filter(|f| f.size.is_some_and(|s| s <= limit) && interpreter::fits_linux_cpython(&f.filename, python))
+            .filter_map(|f| version_of(f).map(|v| (v, f)))
+            .filter(|(v, _)| *v >= wanted && v.release().first() == wanted.release().first() && !v.any_prerelease())
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, f)| f)
+    };
+    let Some(file) = pure.or_else(nearest) else { return Ok(None) };
+    let code_version = file.name_and_version().map(|(_, v)| v).unwrap_or_default();
     let sha256 = file.sha256().unwrap_or_default().to_string();
     let path = proxy.fetch_blob(&sha256, &file.url, None)?;
-    Ok(Some(PureWheel { path, file_name: file.filename.clone(), sha256 }))
+    let exact = version_of(file).is_some_and(|v| v == wanted);
+    Ok(Some(CodeWheel { wheel: PureWheel { path, file_name: file.filename.clone(), sha256 }, code_version, exact }))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -422,4 +443,14 @@ pub struct PureWheel {
     pub path: PathBuf,
     pub file_name: String,
     pub sha256: String,
+}
+
+/// A wheel whose code a module package gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeWheel {
+    pub wheel: PureWheel,
+    /// The release the code is from.
+    pub code_version: String,
+    /// The module's own version (a pure-Python wheel): dist-info and all.
+    pub exact: bool,
 }
