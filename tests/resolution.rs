@@ -115,7 +115,7 @@ fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
     );
     let notes: Vec<&str> = cp310["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
     assert!(notes.iter().any(|n| n.starts_with("Python/3.10.4 runs as Debian's CPython 3.11")), "{notes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("module packages emulated without their code") && n.contains("torch 1.13.1 (PyTorch/1.13.1)")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with("module packages not as built on the cluster") && n.contains("torch 1.13.1 (import only) (PyTorch/1.13.1)")), "{notes:?}");
 }
 
 /// The cell's note naming its stand-ins.
