@@ -151,12 +151,14 @@ impl JobStatus {
 
     /// Why Slurm ended the job, in words, for the partition's error.
     pub fn abort_reason(&self) -> String {
-        let on = if self.nodes.is_empty() || self.nodes == "(null)" { String::new() } else { format!(" on {}", self.nodes) };
+        let known = !(self.nodes.is_empty() || self.nodes == "(null)");
+        let on = if known { format!(" on {}", self.nodes) } else { String::new() };
+        let node = if known { format!("node {}", self.nodes) } else { "its node".to_string() };
         let what = match self.state.as_str() {
-            "NODE_FAIL" => format!("the node{on} failed (stopped responding to slurmctld)"),
+            "NODE_FAIL" => format!("{node} failed (stopped responding to slurmctld)"),
             "TIMEOUT" => format!("it exceeded its time limit of {}{on}", self.time_limit),
             "CANCELLED" => format!("it was cancelled{on}"),
-            "BOOT_FAIL" => format!("its node{on} failed to boot"),
+            "BOOT_FAIL" => format!("{node} failed to boot"),
             "DEADLINE" => "it reached its deadline".into(),
             "OUT_OF_MEMORY" => format!("it ran out of memory{on}"),
             "PREEMPTED" => format!("it was preempted{on}"),
@@ -257,7 +259,7 @@ mod tests {
     #[case("COMPLETING", "None", Phase::Active, "")]
     #[case("COMPLETED", "None", Phase::Ended, "")]
     #[case("FAILED", "NonZeroExitCode", Phase::Ended, "")]
-    #[case("NODE_FAIL", "None", Phase::Aborted, "the node on n1001 failed (stopped responding to slurmctld)")]
+    #[case("NODE_FAIL", "NodeDown", Phase::Aborted, "node n1001 failed (stopped responding to slurmctld) (Reason=NodeDown)")]
     #[case("TIMEOUT", "TimeLimit", Phase::Aborted, "it exceeded its time limit of 00:01:00 on n1001 (Reason=TimeLimit)")]
     #[case("CANCELLED", "None", Phase::Aborted, "it was cancelled on n1001")]
     fn phases_and_reasons(#[case] state: &str, #[case] reason: &str, #[case] phase: Phase, #[case] words: &str) {
