@@ -65,7 +65,7 @@ fn slurm_job_that_left_no_results_is_an_error_of_its_partition() {
     let path = format!("{}:/usr/bin:/bin", fake.path().display());
     certify(out.path(), &path, &["--partition", "romeo"])
         .code(3)
-        .stderr(predicate::str::contains("romeo: submitted job 17 to Slurm partition romeo"))
+        .stderr(predicate::str::contains("romeo: submitted job 17 (hpc-kernels-certify-romeo) to Slurm partition romeo"))
         .stdout(predicate::str::contains("romeo: harness error — job 17 ended COMPLETED (exit code 0:0) without results in"));
     let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap()).unwrap();
     let error = results["partitions"][0]["error"].as_str().unwrap();

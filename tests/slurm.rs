@@ -123,6 +123,10 @@ fn slurm_certify_runs_one_job_per_partition_and_reports_like_the_containers() {
         let pr = partition(&results, p);
         assert!(pr["error"].is_null(), "{pr}");
         assert!(kernel_passed(pr, "torch"), "{pr}");
+        // As in the containers: the one kernelspec both installed starts on each partition's node.
+        let steps = pr["kernels"][0]["steps"].as_array().unwrap();
+        let shared = steps.iter().find(|s| s["stage"] == "shared-home").unwrap_or_else(|| panic!("no shared-home stage: {pr}"));
+        assert_eq!(shared["status"], "passed", "{shared}");
     }
     assert!(results["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("Slurm job")), "{results}");
     // The same outputs as the container certify.

@@ -4,9 +4,20 @@
 
 use std::path::{Path, PathBuf};
 
+/// What a job does on its node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// `hpc-kernels install --jsonl` of the spec's kernels.
+    Install,
+    /// `hpc-kernels check KERNEL --here` of each kernel from the shared
+    /// kernelspec, after every partition's install (the `shared-home` stage).
+    SharedHome { kernels: Vec<String> },
+}
+
 /// Everything one partition's job needs.
 #[derive(Clone, Debug)]
 pub struct JobRequest {
+    pub kind: JobKind,
     /// The hpc-kernels partition (`--partition` of the install).
     pub partition: String,
     /// The Slurm partition the job is submitted to.
@@ -24,16 +35,31 @@ pub struct JobRequest {
 }
 
 impl JobRequest {
-    pub fn script_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.sh", self.partition))
+    /// File names of this job: `alpha.sh`, `alpha.shared-home.sh` …
+    fn stem(&self) -> String {
+        match self.kind {
+            JobKind::Install => self.partition.clone(),
+            JobKind::SharedHome { .. } => format!("{}.shared-home", self.partition),
+        }
     }
-    /// The install's JSON lines: events, then the results.
+    pub fn script_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.sh", self.stem()))
+    }
+    /// The install's JSON lines (events, then the results), or one
+    /// `KERNEL EXIT-CODE` line per checked kernel.
     pub fn results_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.jsonl", self.partition))
+        match self.kind {
+            JobKind::Install => self.dir.join(format!("{}.jsonl", self.stem())),
+            JobKind::SharedHome { .. } => self.dir.join(format!("{}.codes", self.stem())),
+        }
     }
     /// The job's stderr and Slurm's own messages (time limit, cancellation).
     pub fn log_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.log", self.partition))
+        self.dir.join(format!("{}.log", self.stem()))
+    }
+    /// What `check` printed for one kernel.
+    pub fn check_log_path(&self, kernel: &str) -> PathBuf {
+        self.dir.join(format!("{}.{kernel}.log", self.stem()))
     }
     /// Venvs and kernelspecs of the certification, apart from the user's own.
     pub fn workspace(&self) -> PathBuf {
@@ -43,7 +69,10 @@ impl JobRequest {
         self.dir.join("prefix")
     }
     pub fn job_name(&self) -> String {
-        format!("hpc-kernels-certify-{}", self.partition)
+        match self.kind {
+            JobKind::Install => format!("hpc-kernels-certify-{}", self.partition),
+            JobKind::SharedHome { .. } => format!("hpc-kernels-shared-home-{}", self.partition),
+        }
     }
 }
 
@@ -76,6 +105,9 @@ pub fn install_argv(job: &JobRequest) -> Vec<String> {
 /// The batch script: a login shell (as a user's job has: Lmod initialised
 /// by the site's profile), the install's JSON lines into the results file.
 pub fn script(job: &JobRequest) -> String {
+    if let JobKind::SharedHome { kernels } = &job.kind {
+        return shared_home_script(job, kernels);
+    }
     let command: Vec<String> = install_argv(job).iter().map(|a| quote(a)).collect();
     format!(
         "#!/bin/bash -l\n\
@@ -86,6 +118,28 @@ pub fn script(job: &JobRequest) -> String {
         quote(&path_text(&job.results_path())),
         partition = job.partition,
     )
+}
+
+/// Starts each kernel from the one kernelspec every partition installed
+/// into, on this partition's node (found from the node's domain, `--here`).
+fn shared_home_script(job: &JobRequest, kernels: &[String]) -> String {
+    let mut text = format!(
+        "#!/bin/bash -l\n\
+         # Written by `hpc-kernels certify --slurm`: starts the shared kernelspecs on a compute node of {}.\n",
+        job.partition
+    );
+    let codes = quote(&path_text(&job.results_path()));
+    for kernel in kernels {
+        let argv = [path_text(&job.binary), "check".into(), kernel.clone(), "--here".into(), "--prefix".into(), path_text(&job.prefix())];
+        let command: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+        text.push_str(&format!(
+            "{} > {} 2>&1\necho {} $? >> {codes}\n",
+            command.join(" "),
+            quote(&path_text(&job.check_log_path(kernel))),
+            quote(kernel)
+        ));
+    }
+    text
 }
 
 /// `sbatch` arguments: ours first, the user's after them (the last one wins).
@@ -200,6 +254,7 @@ mod tests {
 
     fn request() -> JobRequest {
         JobRequest {
+            kind: JobKind::Install,
             partition: "alpha".into(),
             slurm_partition: "gpu".into(),
             binary: "/home/u/bin/hpc-kernels".into(),
@@ -218,6 +273,20 @@ mod tests {
         # stdout: the install's events and results as JSON lines; stderr: Slurm's output file.
         exec /home/u/bin/hpc-kernels install /home/u/out/spec.release-24.04.json --partition alpha --jsonl --workspace /home/u/out/slurm/release-24.04/workspace --prefix /home/u/out/slurm/release-24.04/prefix --kernel torch --index-map '*=file:///a b/simple' > /home/u/out/slurm/release-24.04/alpha.jsonl
         "#);
+    }
+
+    #[test]
+    fn shared_home_script_checks_each_kernel_and_records_its_exit_code() {
+        let job = JobRequest { kind: JobKind::SharedHome { kernels: vec!["torch".into(), "tf".into()] }, ..request() };
+        insta::assert_snapshot!(script(&job), @r#"
+        #!/bin/bash -l
+        # Written by `hpc-kernels certify --slurm`: starts the shared kernelspecs on a compute node of alpha.
+        /home/u/bin/hpc-kernels check torch --here --prefix /home/u/out/slurm/release-24.04/prefix > /home/u/out/slurm/release-24.04/alpha.shared-home.torch.log 2>&1
+        echo torch $? >> /home/u/out/slurm/release-24.04/alpha.shared-home.codes
+        /home/u/bin/hpc-kernels check tf --here --prefix /home/u/out/slurm/release-24.04/prefix > /home/u/out/slurm/release-24.04/alpha.shared-home.tf.log 2>&1
+        echo tf $? >> /home/u/out/slurm/release-24.04/alpha.shared-home.codes
+        "#);
+        assert_eq!(job.job_name(), "hpc-kernels-shared-home-alpha");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::exec::slurm as commands;
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
 use crate::spec::Spec;
-use job::{JobRequest, JobStatus, Phase};
+use job::{JobKind, JobRequest, JobStatus, Phase};
 use results::{Follower, Line};
 
 #[derive(Clone, Debug)]
@@ -59,6 +59,13 @@ struct Tracked {
     failures: u32,
 }
 
+/// How a job ended: by itself (its results decide) or not (an error, in words).
+enum JobEnd {
+    Ended(Box<JobStatus>),
+    /// Ended without scontrol having seen its end state (purged).
+    Vanished,
+}
+
 /// Submits one job per partition, waits for all, returns their results.
 pub fn certify(spec_path: &std::path::Path, spec: &Spec, opts: &SlurmOptions, on_event: &mut dyn FnMut(SlurmEvent)) -> Result<RunReport> {
     let kernels: Vec<String> =
@@ -67,62 +74,61 @@ pub fn certify(spec_path: &std::path::Path, spec: &Spec, opts: &SlurmOptions, on
     install_args.extend(opts.install_args.iter().cloned());
     std::fs::create_dir_all(&opts.dir).map_err(|e| Error::io("create the Slurm results directory", &opts.dir, e))?;
     let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
+    let request = |kind: JobKind, p: &str| JobRequest {
+        kind,
+        partition: p.to_string(),
+        slurm_partition: opts.slurm_partitions.get(p).cloned().unwrap_or_else(|| p.to_string()),
+        binary: opts.binary.clone(),
+        spec: spec_abs.clone(),
+        dir: opts.dir.clone(),
+        install_args: install_args.clone(),
+        sbatch_args: opts.sbatch_args.clone(),
+    };
+
     let mut partitions: Vec<PartitionResult> = Vec::new();
-    let mut running: Vec<(usize, Tracked)> = Vec::new();
-    let mut notes = Vec::new();
+    let mut jobs: Vec<(usize, JobRequest)> = Vec::new();
     for p in &opts.partitions {
         let mut pr = PartitionResult { partition: p.clone(), kernels: Vec::new(), error: None };
-        if !spec.modules_by_cluster.contains_key(p) {
+        if spec.modules_by_cluster.contains_key(p) {
+            jobs.push((partitions.len(), request(JobKind::Install, p)));
+        } else {
             pr.kernels = kernels.iter().map(|k| not_run(spec, k, format!("the spec's modules_by_cluster has no entry for {p}"))).collect();
-            partitions.push(pr);
-            continue;
-        }
-        let request = JobRequest {
-            partition: p.clone(),
-            slurm_partition: opts.slurm_partitions.get(p).cloned().unwrap_or_else(|| p.clone()),
-            binary: opts.binary.clone(),
-            spec: spec_abs.clone(),
-            dir: opts.dir.clone(),
-            install_args: install_args.clone(),
-            sbatch_args: opts.sbatch_args.clone(),
-        };
-        match submit(&request) {
-            Ok(id) => {
-                on_event(SlurmEvent::Phase(format!("{p}: submitted job {id} to Slurm partition {}", request.slurm_partition)));
-                notes.push(format!("{p}: Slurm job {id} in partition {}", request.slurm_partition));
-                let follower = Follower::new(&request.results_path());
-                running.push((partitions.len(), Tracked { request, id, follower, last_state: String::new(), failures: 0 }));
-            }
-            Err(message) => {
-                on_event(SlurmEvent::Phase(format!("{p}: {message}")));
-                pr.error = Some(message);
-            }
         }
         partitions.push(pr);
     }
-
-    while !running.is_empty() {
-        std::thread::sleep(opts.poll);
-        let mut still = Vec::new();
-        for (index, mut job) in running {
-            forward_progress(&mut job, on_event);
-            match poll(&mut job, opts, on_event) {
-                None => still.push((index, job)),
-                Some(result) => {
-                    forward_progress(&mut job, on_event);
-                    commands::untrack(&job.id);
-                    let partition = &mut partitions[index];
-                    match result {
-                        Ok(done) => partition.kernels = done.kernels,
-                        Err(message) => {
-                            on_event(SlurmEvent::Phase(format!("{}: {message}", partition.partition)));
-                            partition.error = Some(message);
-                        }
-                    }
-                }
+    let mut notes = Vec::new();
+    for (index, request, id, end) in run_jobs(jobs, opts, &mut notes, on_event) {
+        let partition = &mut partitions[index];
+        match end.and_then(|end| collect(&request, &id, end)) {
+            Ok(done) => partition.kernels = done.kernels,
+            Err(message) => {
+                on_event(SlurmEvent::Phase(format!("{}: {message}", partition.partition)));
+                partition.error = Some(message);
             }
         }
-        running = still;
+    }
+
+    // The shared-home stage, as in the containers: each kernel that passed
+    // somewhere is started from the one kernelspec on every partition where it passed.
+    let checks: Vec<(usize, JobRequest)> = partitions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pr)| {
+            let passed: Vec<String> = pr.kernels.iter().filter(|k| k.passed()).map(|k| k.kernel.clone()).collect();
+            (!passed.is_empty()).then(|| (i, request(JobKind::SharedHome { kernels: passed }, &pr.partition)))
+        })
+        .collect();
+    if !checks.is_empty() {
+        on_event(SlurmEvent::Phase("starting the kernels from the shared kernelspec on every partition where they passed".into()));
+    }
+    for (index, request, _, end) in run_jobs(checks, opts, &mut notes, on_event) {
+        let JobKind::SharedHome { kernels } = &request.kind else { continue };
+        for kernel in kernels {
+            let step = shared_home_step(&request, kernel, &end);
+            if let Some(k) = partitions[index].kernels.iter_mut().find(|k| &k.kernel == kernel) {
+                k.steps.push(step);
+            }
+        }
     }
     notes.push(format!("ran as Slurm jobs; scripts, results and logs in {}", opts.dir.display()));
     Ok(RunReport {
@@ -132,6 +138,44 @@ pub fn certify(spec_path: &std::path::Path, spec: &Spec, opts: &SlurmOptions, on
         partitions,
         notes,
     })
+}
+
+/// A partition's index, the job, its Slurm id (none when refused) and how it ended.
+type Finished = (usize, JobRequest, String, std::result::Result<JobEnd, String>);
+
+/// Submits the jobs and follows them until every one has ended.
+fn run_jobs(jobs: Vec<(usize, JobRequest)>, opts: &SlurmOptions, notes: &mut Vec<String>, on_event: &mut dyn FnMut(SlurmEvent)) -> Vec<Finished> {
+    let mut finished = Vec::new();
+    let mut running: Vec<(usize, Tracked)> = Vec::new();
+    for (index, request) in jobs {
+        let p = request.partition.clone();
+        match submit(&request) {
+            Ok(id) => {
+                on_event(SlurmEvent::Phase(format!("{p}: submitted job {id} ({}) to Slurm partition {}", request.job_name(), request.slurm_partition)));
+                notes.push(format!("{p}: Slurm job {id} ({}) in partition {}", request.job_name(), request.slurm_partition));
+                let follower = Follower::new(&request.results_path());
+                running.push((index, Tracked { request, id, follower, last_state: String::new(), failures: 0 }));
+            }
+            Err(message) => finished.push((index, request, String::new(), Err(message))),
+        }
+    }
+    while !running.is_empty() {
+        std::thread::sleep(opts.poll);
+        let mut still = Vec::new();
+        for (index, mut job) in running {
+            forward_progress(&mut job, on_event);
+            match poll(&mut job, opts, on_event) {
+                None => still.push((index, job)),
+                Some(end) => {
+                    forward_progress(&mut job, on_event);
+                    commands::untrack(&job.id);
+                    finished.push((index, job.request, job.id, end));
+                }
+            }
+        }
+        running = still;
+    }
+    finished
 }
 
 /// Writes the script and submits it: the job id, or sbatch's refusal in its own words.
@@ -167,8 +211,8 @@ fn forward_progress(job: &mut Tracked, on_event: &mut dyn FnMut(SlurmEvent)) {
     }
 }
 
-/// Asks Slurm once: `None` while the job is active, else its partition's kernels or error.
-fn poll(job: &mut Tracked, opts: &SlurmOptions, on_event: &mut dyn FnMut(SlurmEvent)) -> Option<std::result::Result<PartitionResult, String>> {
+/// Asks Slurm once: `None` while the job is active.
+fn poll(job: &mut Tracked, opts: &SlurmOptions, on_event: &mut dyn FnMut(SlurmEvent)) -> Option<std::result::Result<JobEnd, String>> {
     let p = job.request.partition.clone();
     let answer = match commands::show_job(&job.id) {
         Ok(a) => a,
@@ -177,9 +221,7 @@ fn poll(job: &mut Tracked, opts: &SlurmOptions, on_event: &mut dyn FnMut(SlurmEv
     let status = match job::parse_status(&answer.output) {
         Some(s) => s,
         // Purged from slurmctld's memory (MinJobAge) before we saw it end.
-        None if job::is_unknown_job(&answer.output) => {
-            return Some(collect(job, None).map_err(|missing| format!("job {} is no longer known to Slurm: {missing}", job.id)));
-        }
+        None if job::is_unknown_job(&answer.output) => return Some(Ok(JobEnd::Vanished)),
         None => return lost_after(job, opts, answer.output.trim().to_string()),
     };
     job.failures = 0;
@@ -190,40 +232,66 @@ fn poll(job: &mut Tracked, opts: &SlurmOptions, on_event: &mut dyn FnMut(SlurmEv
     }
     match status.phase() {
         Phase::Active => None,
-        Phase::Ended => Some(collect(job, Some(&status)).map_err(|missing| format!("job {} {missing}", job.id))),
+        Phase::Ended => Some(Ok(JobEnd::Ended(Box::new(status)))),
         Phase::Aborted => Some(Err(aborted(job, &status))),
     }
 }
 
 /// `scontrol` failed: tolerated for a while (a controller restart), then the job counts as lost.
-fn lost_after(job: &mut Tracked, opts: &SlurmOptions, why: String) -> Option<std::result::Result<PartitionResult, String>> {
+fn lost_after(job: &mut Tracked, opts: &SlurmOptions, why: String) -> Option<std::result::Result<JobEnd, String>> {
     job.failures += 1;
     (job.failures >= opts.max_query_failures)
         .then(|| Err(format!("cannot follow job {}: scontrol failed {} times in a row: {why}", job.id, job.failures)))
 }
 
-/// The job's results, or why there are none.
-fn collect(job: &Tracked, status: Option<&JobStatus>) -> std::result::Result<PartitionResult, String> {
-    let path = job.request.results_path();
+/// The install job's results, or why there are none.
+fn collect(request: &JobRequest, id: &str, end: JobEnd) -> std::result::Result<PartitionResult, String> {
+    let path = request.results_path();
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     if let Some(report) = results::final_report(&text) {
         if let Some(mut pr) = report.partitions.into_iter().next() {
-            pr.partition = job.request.partition.clone();
+            pr.partition = request.partition.clone();
             return Ok(pr);
         }
     }
-    let ended = status.map_or_else(String::new, |s| format!("ended {} (exit code {}) ", s.state, s.exit_code));
-    let log = job.request.log_path();
-    let tail = results::tail(&log, 5);
-    let tail = if tail.is_empty() { String::new() } else { format!("; its log {} ends:\n{tail}", log.display()) };
-    Err(format!("{ended}without results in {}{tail}", path.display()))
+    let ended = match end {
+        JobEnd::Ended(s) => format!("ended {} (exit code {}) ", s.state, s.exit_code),
+        JobEnd::Vanished => "is no longer known to Slurm and ended ".into(),
+    };
+    Err(format!("job {id} {ended}without results in {}{}", path.display(), log_tail(request, 5)))
+}
+
+/// One kernel's `shared-home` step from the check job's exit codes.
+fn shared_home_step(request: &JobRequest, kernel: &str, end: &std::result::Result<JobEnd, String>) -> StepResult {
+    let codes = std::fs::read_to_string(request.results_path()).unwrap_or_default();
+    let code = codes.lines().filter_map(|l| l.split_once(' ')).find(|(k, _)| *k == kernel).map(|(_, c)| c.trim().to_string());
+    let log = std::fs::read_to_string(request.check_log_path(kernel)).unwrap_or_default();
+    let outcome = match (code.as_deref(), end) {
+        (Some("0"), _) => Outcome::Passed,
+        (Some(code), _) => {
+            let why = log.lines().find(|l| l.starts_with('✘')).unwrap_or("").trim_start_matches('✘').trim().to_string();
+            Outcome::Failed { message: format!("the kernelspec in the shared home does not start on {} (exit {code}): {why}", request.partition) }
+        }
+        (None, Err(message)) => Outcome::Error { message: message.clone() },
+        (None, Ok(_)) => Outcome::Error { message: format!("the check job left no exit code for {kernel} in {}{}", request.results_path().display(), log_tail(request, 3)) },
+    };
+    StepResult {
+        stage: crate::harness::shared_home::STAGE.into(),
+        outcome,
+        seconds: 0.0,
+        command: Some(format!("hpc-kernels check {kernel} --here --prefix {}", request.prefix().display())),
+        log,
+    }
+}
+
+fn log_tail(request: &JobRequest, lines: usize) -> String {
+    let log = request.log_path();
+    let tail = results::tail(&log, lines);
+    if tail.is_empty() { String::new() } else { format!("; its log {} ends:\n{tail}", log.display()) }
 }
 
 fn aborted(job: &Tracked, status: &JobStatus) -> String {
-    let log = job.request.log_path();
-    let tail = results::tail(&log, 3);
-    let tail = if tail.is_empty() { String::new() } else { format!("; its log {} ends:\n{tail}", log.display()) };
-    format!("job {} ended {}: {}{tail}", job.id, status.state, status.abort_reason())
+    format!("job {} ended {}: {}{}", job.id, status.state, status.abort_reason(), log_tail(&job.request, 3))
 }
 
 fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {

@@ -20,7 +20,8 @@ pub struct NodeEntry {
 
 /// `slurm.conf` for containers: no cgroups (proctrack/linuxproc, task/none),
 /// daemons as root, no accounting (`scontrol` reports job states), and short
-/// timeouts so that a stopped node fails its job within a minute.
+/// timeouts so that a stopped node fails its job within a minute, and a
+/// scheduler that looks at pending jobs every 2 s (not 60).
 pub fn slurm_conf(cluster: &str, nodes: &[NodeEntry]) -> String {
     let mut text = format!(
         "# Test cluster of hpc-kernels (src/harness/slurm).\n\
@@ -33,6 +34,7 @@ pub fn slurm_conf(cluster: &str, nodes: &[NodeEntry]) -> String {
          TaskPlugin=task/none\n\
          MpiDefault=none\n\
          SchedulerType=sched/backfill\n\
+         SchedulerParameters=sched_interval=2\n\
          SelectType=select/cons_tres\n\
          SelectTypeParameters=CR_Core\n\
          SlurmdParameters=config_overrides\n\
