@@ -63,7 +63,7 @@ fn slurm_job_that_left_no_results_is_an_error_of_its_partition() {
         "echo 'JobId=17 JobName=hpc-kernels-certify-romeo JobState=COMPLETED Reason=None ExitCode=0:0 RunTime=00:00:01 TimeLimit=UNLIMITED NodeList=i7001'",
     );
     let path = format!("{}:/usr/bin:/bin", fake.path().display());
-    certify(out.path(), &path, &["--partition", "romeo"])
+    certify(out.path(), &path, &["--partition", "romeo", "--against", "23.04"])
         .code(3)
         .stderr(predicate::str::contains("romeo: submitted job 17 (hpc-kernels-certify-romeo) to Slurm partition romeo"))
         .stdout(predicate::str::contains("romeo: harness error — job 17 ended COMPLETED (exit code 0:0) without results in"));
@@ -73,4 +73,7 @@ fn slurm_job_that_left_no_results_is_an_error_of_its_partition() {
     let script = std::fs::read_to_string(out.path().join("slurm/release-23.10/romeo.sh")).unwrap();
     assert!(script.starts_with("#!/bin/bash -l\n"), "{script}");
     assert!(script.contains(" install ") && script.contains("--partition romeo --jsonl"), "{script}");
+    // --against runs the other release's jobs from a directory of their own.
+    let against = std::fs::read_to_string(out.path().join("slurm/release-23.04/romeo.sh")).unwrap();
+    assert!(against.contains("slurm-demo.release-23.04.json"), "{against}");
 }
