@@ -36,6 +36,9 @@ fn slurm_options_are_refused_with_usage_errors() {
     certify(out.path(), "/usr/bin:/bin", &["--partition", "romeo", "--slurm-partition", "alpha=gpu"])
         .code(2)
         .stderr(predicate::str::contains("alpha is not a partition of this run"));
+    certify(out.path(), "/usr/bin:/bin", &["--partition", "../etc"])
+        .code(2)
+        .stderr(predicate::str::contains("is not a valid partition name"));
     certify(out.path(), "/usr/bin:/bin", &["--sbatch-args", "--comment='unbalanced"])
         .code(2)
         .stderr(predicate::str::contains("unbalanced quotes"));
@@ -50,6 +53,36 @@ fn slurm_commands_missing_is_an_environment_error() {
         .code(3)
         .stderr(predicate::str::contains("`sbatch` was not found on PATH"))
         .stderr(predicate::str::contains("slurm-client"));
+}
+
+#[test]
+fn slurm_interrupt_cancels_the_submitted_jobs() {
+    let out = tempfile::tempdir().unwrap();
+    let fake = tempfile::tempdir().unwrap();
+    let cancelled = fake.path().join("cancelled");
+    script(fake.path(), "sbatch", "echo 23");
+    script(fake.path(), "scontrol", "echo 'JobId=23 JobState=RUNNING Reason=None ExitCode=0:0 NodeList=i7001'");
+    script(fake.path(), "scancel", &format!("echo \"$@\" > {}", cancelled.display()));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hpc-kernels"))
+        .args(["certify", "--release", "23.10", "--slurm", "--poll", "1", "--partition", "romeo", "--out"])
+        .arg(out.path())
+        .arg(fixture("specs/slurm-demo.json"))
+        .env("PATH", format!("{}:/usr/bin:/bin", fake.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = out.path().join("slurm/release-23.10/romeo.sh");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !script.is_file() {
+        assert!(std::time::Instant::now() < deadline, "the job was never submitted");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&cancelled).unwrap().trim(), "23");
 }
 
 #[test]

@@ -107,6 +107,10 @@ fn slurm_options(a: &CertifyArgs, spec: &Spec, binary: std::path::PathBuf) -> Re
         }
     }
     let partitions: Vec<String> = if a.partitions.is_empty() { spec.modules_by_cluster.keys().cloned().collect() } else { a.partitions.clone() };
+    // Partition names become file names of the jobs' scripts and results.
+    if let Some((p, problem)) = partitions.iter().find_map(|p| spec::partition_name_problem(p).map(|problem| (p, problem))) {
+        return Err(Error::usage(format!("--partition {p}: {}", problem.message)).with_hint(problem.hint));
+    }
     if let Some(p) = slurm_partitions.keys().find(|p| !partitions.contains(p)) {
         return Err(Error::usage(format!("--slurm-partition {p}=…: {p} is not a partition of this run"))
             .with_hint(format!("partitions of this run: {}", partitions.join(", "))));
