@@ -36,7 +36,7 @@ pub struct SlurmOptions {
     pub binary: PathBuf,
     /// Shared directory for scripts, results, logs, venvs and kernelspecs.
     pub dir: PathBuf,
-    /// Further `install` arguments (kernels, indexes, timeouts).
+    /// Further `install` arguments (indexes, timeouts); `--kernel` comes from `kernels`.
     pub install_args: Vec<String>,
     /// How often `scontrol` is asked.
     pub poll: Duration,
@@ -59,7 +59,7 @@ struct Tracked {
     failures: u32,
 }
 
-/// How a job ended: by itself (its results decide) or not (an error, in words).
+/// How a job that Slurm did not abort ended: its results decide.
 enum JobEnd {
     Ended(Box<JobStatus>),
     /// Ended without scontrol having seen its end state (purged).
