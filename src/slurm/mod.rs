@@ -307,3 +307,40 @@ fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
         lmod_init: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_job(dir: &std::path::Path) -> JobRequest {
+        JobRequest {
+            kind: JobKind::SharedHome { kernels: vec!["torch".into(), "tf".into(), "jax".into()] },
+            partition: "romeo".into(),
+            slurm_partition: "romeo".into(),
+            binary: "/bin/hpc-kernels".into(),
+            spec: "/s.json".into(),
+            dir: dir.to_path_buf(),
+            install_args: Vec::new(),
+            sbatch_args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shared_home_steps_come_from_the_check_jobs_exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = check_job(dir.path());
+        std::fs::write(job.results_path(), "torch 0\ntf 1\n").unwrap();
+        std::fs::write(job.check_log_path("tf"), "checking tf\n✘ romeo: module load failed: PyTorch/1.13.1\n").unwrap();
+        let ended = Ok(JobEnd::Vanished);
+        assert_eq!(shared_home_step(&job, "torch", &ended).outcome, Outcome::Passed);
+        let tf = shared_home_step(&job, "tf", &ended);
+        assert_eq!(
+            tf.outcome,
+            Outcome::Failed { message: "the kernelspec in the shared home does not start on romeo (exit 1): romeo: module load failed: PyTorch/1.13.1".into() }
+        );
+        assert_eq!(tf.stage, "shared-home");
+        assert!(matches!(shared_home_step(&job, "jax", &ended).outcome, Outcome::Error { .. }));
+        let aborted = Err("job 9 ended NODE_FAIL: node i7001 failed".to_string());
+        assert_eq!(shared_home_step(&job, "jax", &aborted).outcome, Outcome::Error { message: "job 9 ended NODE_FAIL: node i7001 failed".into() });
+    }
+}
