@@ -112,14 +112,15 @@ fn valid_junit(path: &Path) {
 fn slurm_certify_runs_one_job_per_partition_and_reports_like_the_containers() {
     require_docker();
     let _serial = container_test_lock();
-    let t = start(&["alpha", "romeo"], "full");
-    let out = t.certify(&["--partition", "alpha,romeo", "--kernel", "torch"]);
+    let t = start(&["alpha", "barnard", "romeo"], "full");
+    let out = t.certify(&["--kernel", "torch"]);
     assert_eq!(out.code, 0, "certify --slurm failed");
     assert!(out.stderr.contains("alpha: submitted job"), "{}", out.stderr);
     assert!(out.stderr.contains("RUNNING on login1"), "{}", out.stderr);
+    assert!(out.stderr.contains("RUNNING on n1001"), "{}", out.stderr);
     assert!(out.stderr.contains("RUNNING on i7001"), "{}", out.stderr);
     let results = t.results();
-    for p in ["alpha", "romeo"] {
+    for p in ["alpha", "barnard", "romeo"] {
         let pr = partition(&results, p);
         assert!(pr["error"].is_null(), "{pr}");
         assert!(kernel_passed(pr, "torch"), "{pr}");
@@ -136,7 +137,9 @@ fn slurm_certify_runs_one_job_per_partition_and_reports_like_the_containers() {
     valid_junit(&t.out("junit.xml"));
     // The kernel was installed on the node of its partition, into the shared directory.
     let kernel_json = std::fs::read_to_string(t.out("slurm/release-23.10/prefix/share/jupyter/kernels/torch/kernel.json")).unwrap();
-    assert!(kernel_json.contains("\"alpha\"") && kernel_json.contains("\"romeo\""), "{kernel_json}");
+    for p in ["alpha", "barnard", "romeo"] {
+        assert!(kernel_json.contains(&format!("\"{p}\"")), "{p} missing in {kernel_json}");
+    }
 }
 
 #[test]
