@@ -52,7 +52,6 @@ fn start(partitions: &[&str], name: &str) -> TestCluster {
 impl TestCluster {
     /// `hpc-kernels certify spec.json --release 23.10 --slurm …` on the login node.
     fn certify(&self, extra: &[&str]) -> LoginOutput {
-        let index_map = format!("*={}", self.index);
         let mut argv = vec![
             "/opt/hpc-kernels/bin/hpc-kernels",
             "certify",
@@ -66,8 +65,6 @@ impl TestCluster {
             OUT,
             "--index-url",
             &self.index,
-            "--index-map",
-            &index_map,
         ];
         argv.extend_from_slice(extra);
         let out = self.cluster.login(&argv).unwrap();

@@ -146,7 +146,8 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     copy_dir(&fixture("snapshots/example-fixed"), &snapshots);
     let run = |accept: bool| {
         let mut cmd = bin();
-        cmd.args(["validate", "--color", "never", "--partition", "alpha", "--kernel", "pytorch", "--snapshots"]).arg(&snapshots).arg(&changed);
+        // The kernelspec, not resolution, is under test here.
+        cmd.args(["validate", "--color", "never", "--wheels", "synthetic", "--partition", "alpha", "--kernel", "pytorch", "--snapshots"]).arg(&snapshots).arg(&changed);
         if accept {
             cmd.arg("--accept");
         }
@@ -186,7 +187,7 @@ fn consistency_stage_names_shadowed_module_packages() {
     let out = tempfile::tempdir().unwrap();
     let junit = out.path().join("results.xml");
     let assert = bin()
-        .args(["validate", "--json", "--partition", "alpha", "--junit"])
+        .args(["validate", "--json", "--exclude-newer", INDEX_DATE, "--partition", "alpha", "--junit"])
         .arg(&junit)
         .arg(fixture("specs/consistency.json"))
         .timeout(std::time::Duration::from_secs(1800))
@@ -267,7 +268,7 @@ fn a_kernel_broken_for_another_partition_fails_its_shared_home_case() {
     )
     .unwrap();
     let assert = bin()
-        .args(["validate", "--json", "--jobs", "1", "--partition", "alpha,romeo"])
+        .args(["validate", "--json", "--exclude-newer", INDEX_DATE, "--jobs", "1", "--partition", "alpha,romeo"])
         .arg(&spec)
         .timeout(std::time::Duration::from_secs(1800))
         .assert()

@@ -48,6 +48,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
             binary,
             run_id,
             shard: None,
+            packages: a.packages.options(),
         })
     };
 
@@ -121,8 +122,12 @@ fn slurm_options(a: &CertifyArgs, spec: &Spec, binary: std::path::PathBuf) -> Re
     if let Some(url) = &s.index_url {
         install_args.extend(["--index-url".to_string(), url.clone()]);
     }
-    for m in &s.index_map {
-        install_args.extend(["--index-map".to_string(), m.clone()]);
+    for (from, to) in &a.packages.index_map {
+        install_args.extend(["--index-map".to_string(), format!("{from}={to}")]);
+    }
+    if a.packages.offline || a.packages.exclude_newer.is_some() {
+        return Err(Error::usage("--offline and --exclude-newer apply to the emulated partitions, not to --slurm")
+            .with_hint("on the real partitions the jobs install from the real index (or --index-url / --index-map)"));
     }
     install_args.extend(["--pip-timeout".to_string(), "1800".into(), "--step-timeout".into(), "600".into()]);
     let out = std::path::absolute(&a.out).map_err(|e| Error::io_arg("resolve", &a.out, e))?;

@@ -116,6 +116,7 @@ fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
         mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).collect(),
         labels,
+        network: None,
     };
     let container = Container::start(&spec)?;
     let argv: Vec<String> =

@@ -305,6 +305,7 @@ fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
         modules: Vec::new(),
         kernelspec: None,
         lmod_init: None,
+        notes: Vec::new(),
     }
 }
 
