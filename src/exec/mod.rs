@@ -8,5 +8,6 @@ pub mod lmod;
 pub mod lock;
 pub mod process;
 pub mod signals;
+pub mod slurm;
 
 pub use install::{install, ExecOptions, Timeouts};
