@@ -130,6 +130,7 @@ fn corrected_example_passes_everywhere_and_a_changed_spec_shows_a_diff() {
     bin()
         .args(["validate", "--junit"])
         .arg(&junit)
+        .args(example_index_args())
         .arg("--snapshots")
         .arg(fixture("snapshots/example-fixed"))
         .arg(fixture("specs/example-fixed.json"))
