@@ -230,6 +230,14 @@ impl Packages {
         }
     }
 
+    /// The interpreter version the index was presented for in this cell, if any.
+    pub fn presented_for(&self, cell: &str) -> Option<String> {
+        match self {
+            Packages::Synthetic(_) => None,
+            Packages::Index(run) => run.proxy.log().presented_for.get(cell).cloned(),
+        }
+    }
+
     /// Index requests that could not be served: the run's environment failed.
     pub fn failures(&self) -> Vec<String> {
         match self {

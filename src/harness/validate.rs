@@ -141,7 +141,12 @@ pub fn validate(
             harness_error(&job.kernel, format!("the harness worker for this cell panicked: {panic}"))
         });
         let emulated = built.iter().find(|b| b.partition == job.partition).map(|b| &b.emulated_packages);
-        result.notes.extend(super::emulation::cell_notes(&result.modules, emulated.unwrap_or(&Default::default())));
+        let presented_for = packages.presented_for(&job.cell);
+        result.notes.extend(super::emulation::cell_notes(
+            &result.modules,
+            emulated.unwrap_or(&Default::default()),
+            presented_for.as_deref(),
+        ));
         result.notes.extend(packages.cell_notes(&job.cell));
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);

@@ -98,6 +98,9 @@ pub struct ProxyLog {
     pub failures: BTreeSet<String>,
     /// Requests that went to an upstream index.
     pub upstream_requests: usize,
+    /// Per cell token: the interpreter version its installer declared, when
+    /// the index was presented as that version sees it.
+    pub presented_for: BTreeMap<String, String>,
 }
 
 /// A reply before it is turned into HTTP.
@@ -172,6 +175,10 @@ impl Proxy {
         match (*kind, rest) {
             ("simple", [project, ..]) if !project.is_empty() => {
                 let translation = user_agent.and_then(interpreter::Translation::from_user_agent);
+                if let (Some(t), Ok(mut log)) = (&translation, self.log.lock()) {
+                    let (major, minor, _) = t.declared;
+                    log.presented_for.insert(cell.to_string(), format!("{major}.{minor}"));
+                }
                 self.project(idx, project, &prefix, accepts_json, translation.as_ref())
             }
             ("files", [sha, file]) => match file.strip_suffix(".metadata") {
