@@ -12,7 +12,7 @@ use super::process::{self, CommandSpec};
 use crate::error::{Error, Result};
 use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput, Layout};
 use crate::plan::render::command_line;
-use crate::plan::{Action, KernelPlan, Plan};
+use crate::plan::{Action, Installer, KernelPlan, Plan};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, StepResult};
 
 /// Marks a venv whose every install step passed; only such venvs are reused.
@@ -57,6 +57,13 @@ pub struct ExecOptions {
     /// `hpc-kernels install SPEC [options]` without `--kernel` and `--partition`:
     /// the launcher's advice for a partition the kernel lacks.
     pub install_command: Vec<String>,
+    /// The uv binary, for plans whose installer is uv.
+    pub uv: Option<PathBuf>,
+    /// Download/wheel cache for pip and uv (`PIP_CACHE_DIR`, `UV_CACHE_DIR`
+    /// below it); `None` leaves them at their own defaults.
+    pub cache_dir: Option<PathBuf>,
+    /// Run every step even when the installed kernel matches the plan.
+    pub recheck: bool,
 }
 
 /// Installs every kernel of `plan`. Returns Err only for faults that stop the
@@ -172,6 +179,13 @@ impl<'a> KernelRun<'a> {
         match action {
             Action::LoadModules { modules } => self.load_modules(modules, log),
             Action::CreateVenv { python, path } => self.create_venv(python, path, log),
+            Action::PipInstall { args, group, .. } if self.kp.installer == Installer::Uv => {
+                let uv = self.uv()?;
+                let work = self.log_dir.join(format!("uv-{}", sanitize(group)));
+                let python = self.kp.venv_python();
+                let mut run = |program: PathBuf, argv: Vec<String>, what: &str, log: &mut dyn Write| self.run_in_env(program, argv, t.pip, log, what);
+                super::uv::install_group(&uv, &python, args, &work, log, &mut run)
+            }
             Action::PipInstall { args, .. } => {
                 let mut argv = vec!["-m".into(), "pip".into(), "install".into(), "--disable-pip-version-check".into(), "--no-input".into()];
                 argv.extend(args.iter().cloned());
@@ -205,6 +219,13 @@ impl<'a> KernelRun<'a> {
         for var in ["PYTHONNOUSERSITE", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT"] {
             self.env.insert(var.into(), "1".into());
         }
+        if let Some(cache) = &self.opts.cache_dir {
+            self.env.insert("PIP_CACHE_DIR".into(), cache.join("pip").to_string_lossy().into_owned());
+            self.env.insert("UV_CACHE_DIR".into(), cache.join("uv").to_string_lossy().into_owned());
+        }
+        if self.kp.installer == Installer::Uv {
+            super::uv::defaults(&mut self.env);
+        }
         self.loaded = loaded.loaded;
         self.result.modules = self.loaded.clone();
         Ok(Outcome::Passed)
@@ -226,8 +247,13 @@ impl<'a> KernelRun<'a> {
                     message: format!("{python} is not on the PATH of the module environment; load a Python module"),
                 });
             };
-            let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
-            let outcome = self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?;
+            let outcome = if self.kp.installer == Installer::Uv {
+                let argv = super::uv::venv_argv(&exe, path);
+                self.run_in_env(self.uv()?, argv, self.opts.timeouts.venv, log, "uv venv")?
+            } else {
+                let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
+                self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?
+            };
             if !outcome.is_passed() {
                 return Ok(outcome);
             }
@@ -239,7 +265,11 @@ impl<'a> KernelRun<'a> {
         Ok(Outcome::Passed)
     }
 
-    fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut LogSink, what: &str) -> Result<Outcome, String> {
+    fn uv(&self) -> Result<PathBuf, String> {
+        self.opts.uv.clone().ok_or_else(|| "the plan's installer is uv, but no uv binary was given".to_string())
+    }
+
+    fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut dyn Write, what: &str) -> Result<Outcome, String> {
         let cwd = Some(self.kp.venv.clone()).filter(|p| p.is_dir()).or_else(|| Some(self.plan.workspace.clone()));
         let spec = CommandSpec { program: program.clone(), args, env: self.env.clone(), cwd };
         let finished = process::run(&spec, timeout, log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;

@@ -8,5 +8,6 @@ pub mod lmod;
 pub mod lock;
 pub mod process;
 pub mod signals;
+pub mod uv;
 
 pub use install::{install, ExecOptions, Timeouts};

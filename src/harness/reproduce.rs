@@ -89,6 +89,7 @@ fn container_plan_options(kernel: &str) -> PlanOptions {
         index: IndexMapping { default_index: Some(index.clone()), rules: vec![("*".into(), index)] },
         argv_prefix: Vec::new(),
         kernelspec_per_partition: false,
+        installer: Default::default(),
     }
 }
 

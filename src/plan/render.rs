@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Action, KernelPlan, Plan};
+use super::{Action, Installer, KernelPlan, Plan};
 
 /// Shell-quotes one word for display and for scripts.
 pub fn quote(word: &str) -> String {
@@ -24,8 +24,21 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
         Action::LoadModules { modules } => {
             format!("module purge && module load {}", join(modules))
         }
+        Action::CreateVenv { python, path } if kp.installer == Installer::Uv => {
+            format!("uv venv --python {} --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
+        }
         Action::CreateVenv { python, path } => {
             format!("{} -m venv --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
+        }
+        Action::PipInstall { args, .. } if kp.installer == Installer::Uv => {
+            let uv = super::uv::translate(args);
+            format!(
+                "uv pip compile --python {python} {} <requirements: {}> (preferring the distributions the venv's python sees) && uv pip install --python {python} --no-deps {} <resolved pins not yet installed>",
+                join(&uv.compile),
+                join(&uv.requirements),
+                join(&uv.install),
+                python = quote(&python)
+            )
         }
         Action::PipInstall { args, .. } => format!("{} -m pip install {}", quote(&python), join(args)),
         Action::SkipPip { reason, .. } => format!("# skipped: {reason}"),
@@ -45,7 +58,7 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
 
 pub fn write_table(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
     let short_hash = plan.spec_sha256.get(..12).unwrap_or(&plan.spec_sha256);
-    writeln!(w, "partition {} · spec sha256 {short_hash}…", plan.partition)?;
+    writeln!(w, "partition {} · spec sha256 {short_hash}… · installer {}", plan.partition, plan.installer.name())?;
     if plan.kernels.is_empty() {
         writeln!(w, "(no kernels selected)")?;
     }
@@ -110,6 +123,7 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
                     quote(&kp.venv_python().to_string_lossy()),
                     super::CONSISTENCY_PY
                 ),
+                Action::PipInstall { args, .. } if kp.installer == Installer::Uv => uv_script(kp, args),
                 other => command_line(kp, other),
             };
             writeln!(w, "  {line}")?;
@@ -117,4 +131,22 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, ")")?;
     }
     Ok(())
+}
+
+/// A uv group as `install` runs it: list what the venv's python sees, resolve
+/// preferring it, install the resolved pins that are not there yet.
+fn uv_script(kp: &KernelPlan, args: &[String]) -> String {
+    let python = quote(&kp.venv_python().to_string_lossy());
+    let uv = super::uv::translate(args);
+    let mut s = String::from("tmp=$(mktemp -d)\n");
+    s.push_str(&format!("  {python} - \"$tmp/installed.txt\" \"$tmp/outside.txt\" <<'HPC_KERNELS_INSTALLED'\n{}HPC_KERNELS_INSTALLED\n", super::INSTALLED_PY));
+    s.push_str(&format!("  printf '%s\\n' {} > \"$tmp/requirements.in\"\n", join(&uv.requirements)));
+    s.push_str("  cp \"$tmp/installed.txt\" \"$tmp/resolved.txt\"\n");
+    s.push_str(&format!(
+        "  uv pip compile --python {python} --quiet --no-header --no-annotate {} -o \"$tmp/resolved.txt\" \"$tmp/requirements.in\"\n",
+        join(&uv.compile)
+    ));
+    s.push_str("  { grep -v '^#' \"$tmp/resolved.txt\" | grep -vxF -f \"$tmp/outside.txt\" || true; } > \"$tmp/install.txt\"\n");
+    s.push_str(&format!("  if [ -s \"$tmp/install.txt\" ]; then uv pip install --python {python} --no-deps {} -r \"$tmp/install.txt\"; fi", join(&uv.install)));
+    s
 }
