@@ -151,6 +151,15 @@ pub enum InstallerChoice {
     Uv,
 }
 
+impl From<InstallerChoice> for crate::plan::Installer {
+    fn from(c: InstallerChoice) -> Self {
+        match c {
+            InstallerChoice::Pip => crate::plan::Installer::Pip,
+            InstallerChoice::Uv => crate::plan::Installer::Uv,
+        }
+    }
+}
+
 impl InstallerChoice {
     pub fn name(self) -> &'static str {
         match self {
@@ -261,6 +270,10 @@ pub struct ValidateArgs {
     /// $CI_NODE_INDEX/$CI_NODE_TOTAL; combine the shards with `report merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<crate::shard::Shard>,
+    /// What the installs in the containers use: pip, or uv (the PyPI wheel,
+    /// fetched into the cache's tools venv and mounted into the containers).
+    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    pub installer: InstallerChoice,
 }
 
 fn parse_shard(text: &str) -> Result<crate::shard::Shard, String> {
@@ -313,6 +326,10 @@ pub struct ReproduceArgs {
     /// Remove every container kept by earlier `reproduce` runs.
     #[arg(long, conflicts_with_all = ["partition", "kernel", "from_log"])]
     pub cleanup: bool,
+    /// What the installs in the containers use: pip, or uv (the PyPI wheel,
+    /// fetched into the cache's tools venv and mounted into the containers).
+    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    pub installer: InstallerChoice,
 }
 
 #[derive(Args, Debug)]
@@ -343,4 +360,8 @@ pub struct CertifyArgs {
     /// Exit 1 when a kernel was skipped on a partition (nothing of it ran).
     #[arg(long)]
     pub fail_on_skip: bool,
+    /// What the installs in the containers use: pip, or uv (the PyPI wheel,
+    /// fetched into the cache's tools venv and mounted into the containers).
+    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    pub installer: InstallerChoice,
 }

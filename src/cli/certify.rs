@@ -35,6 +35,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         binary,
         run_id,
         shard: None,
+        installer: a.installer.into(),
     };
 
     let current = certify_release(&spec, &a.spec, &a.release, &a.out, &base)?;

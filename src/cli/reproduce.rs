@@ -48,6 +48,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         binary,
         run_id: format!("reproduce-{}", std::process::id()),
         shard: None,
+        installer: a.installer.into(),
     };
     let mut progress = Progress::new();
     let r = reproduce::reproduce(spec_path, &spec, &kernel, &opts, &mut |e| match e {

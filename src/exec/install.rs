@@ -133,6 +133,7 @@ impl<'a> KernelRun<'a> {
         let _ = fs::remove_dir_all(&self.log_dir);
         let _ = fs::create_dir_all(&self.log_dir);
         let mut blocked_by: Option<String> = None;
+        let mut reused: Option<String> = None;
         for (i, step) in self.kp.steps.iter().enumerate() {
             let stage = step.stage.clone();
             on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
@@ -141,12 +142,19 @@ impl<'a> KernelRun<'a> {
                 Action::WriteKernelspec { .. } | Action::LaunchKernel { .. } => None,
                 other => Some(command_line(self.kp, other)),
             };
-            let (outcome, log) = match &blocked_by {
-                Some(failed) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
-                None => {
-                    let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
-                    self.run_step(&step.action, &log_path)
-                }
+            let (outcome, log) = match (&blocked_by, &reused) {
+                (Some(failed), _) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
+                (None, Some(why)) => (Outcome::Skipped { reason: why.clone() }, String::new()),
+                (None, None) => match matches!(step.action, Action::CreateVenv { .. }).then(|| self.reuse()).flatten() {
+                    Some((why, log)) => {
+                        reused = Some(why);
+                        (Outcome::Passed, log)
+                    }
+                    None => {
+                        let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
+                        self.run_step(&step.action, &log_path)
+                    }
+                },
             };
             if outcome.is_problem() && blocked_by.is_none() {
                 blocked_by = Some(stage.clone());
@@ -276,16 +284,46 @@ impl<'a> KernelRun<'a> {
         Ok(failure(what, &finished, timeout).unwrap_or(Outcome::Passed))
     }
 
-    fn write_kernelspec(&mut self, name: &str, display_name: &str, log: &mut LogSink) -> Result<Outcome, String> {
-        let _ = fs::write(self.kp.venv.join(COMPLETE_MARKER), b"");
+    /// When the installed kernel is what this run would install and its venv
+    /// is as it was: the reason the remaining steps are skipped, and the venv
+    /// step's log. Records the kernelspec in the result.
+    fn reuse(&mut self) -> Option<(String, String)> {
+        if self.opts.recheck {
+            return None;
+        }
+        let recorded = fs::read_to_string(self.kp.venv.join(COMPLETE_MARKER)).ok()?;
+        let fingerprint = super::reuse::venv_fingerprint(&self.kp.venv)?;
+        if recorded.trim() != fingerprint {
+            return None;
+        }
+        let (name, display_name) = self.kp.steps.iter().find_map(|s| match &s.action {
+            Action::WriteKernelspec { name, display_name } => Some((name.clone(), display_name.clone())),
+            _ => None,
+        })?;
+        let dir = self.plan.kernels_dir.join(&name);
+        let installed = kernelspec::read_installed(&dir)?;
+        let installed_at = installed.spec?.partitions.get(&self.plan.partition)?.installed_at.clone();
+        let rendered = self.render_kernelspec(&name, &display_name, &installed_at);
+        if super::reuse::kernelspec_difference(&dir, &rendered).is_some() {
+            return None;
+        }
+        self.result.kernelspec_dir = Some(dir.to_string_lossy().into_owned());
+        self.result.kernelspec = Some(rendered.files());
+        let why = format!(
+            "reused: unchanged since the install of {installed_at} (spec, modules, venv and kernelspec verified); --recheck runs it again"
+        );
+        let log = format!("reusing {} ({fingerprint}, as recorded) and the kernelspec in {}\n", self.kp.venv.display(), dir.display());
+        Some((why, log))
+    }
+
+    fn render_kernelspec(&self, name: &str, display_name: &str, installed_at: &str) -> kernelspec::Rendered {
         let pinned = lmod::pin(&self.kp.modules, &self.loaded);
         let venv = self.kp.venv.to_string_lossy().into_owned();
         let init = self.opts.lmod_init.to_string_lossy().into_owned();
         let layout = if name == self.kp.kernel { Layout::Shared } else { Layout::PerPartition };
         let mut install_command = self.opts.install_command.clone();
         install_command.extend(["--kernel".to_string(), self.kp.kernel.clone()]);
-        let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
-        let rendered = kernelspec::render(&KernelspecInput {
+        kernelspec::render(&KernelspecInput {
             dir_name: name,
             kernel: &self.kp.kernel,
             display_name,
@@ -303,9 +341,16 @@ impl<'a> KernelRun<'a> {
             loaded_modules: &self.loaded,
             check_libs: &self.check_libs,
             spec_file: &self.opts.spec_file,
-            installed_at: &installed_at,
+            installed_at,
             install_command: &install_command,
-        });
+        })
+    }
+
+    fn write_kernelspec(&mut self, name: &str, display_name: &str, log: &mut LogSink) -> Result<Outcome, String> {
+        let fingerprint = super::reuse::venv_fingerprint(&self.kp.venv).unwrap_or_default();
+        let _ = fs::write(self.kp.venv.join(COMPLETE_MARKER), fingerprint);
+        let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
+        let rendered = self.render_kernelspec(name, display_name, &installed_at);
         let staged = kernelspec::stage(&self.plan.kernels_dir, &rendered, &self.kp.venv)
             .map_err(|e| format!("cannot write the kernelspec into {}: {e}", kernelspec::staging_root(&self.plan.kernels_dir).display()))?;
         let files = rendered.files();

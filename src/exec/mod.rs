@@ -7,6 +7,7 @@ pub mod launch;
 pub mod lmod;
 pub mod lock;
 pub mod process;
+mod reuse;
 pub mod signals;
 pub mod uv;
 

@@ -7,5 +7,6 @@ pub mod interrupt;
 pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
+pub mod uv;
 pub mod validate;
 pub mod wheelhouse;

@@ -11,10 +11,13 @@ use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
 use crate::error::{Error, Result};
 use crate::shard::{self, Shard};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
+use crate::plan::Installer;
 use crate::spec::Spec;
 
 /// Where the harness puts things inside a container.
 pub(super) const BIN_IN_CONTAINER: &str = "/opt/hpc-kernels/bin/hpc-kernels";
+/// pip's and uv's download cache, shared by every container and run (writable).
+const CACHE_IN_CONTAINER: &str = "/opt/hpc-kernels/cache";
 const SPEC_DIR_IN_CONTAINER: &str = "/opt/hpc-kernels/spec";
 /// The Jupyter client side of the launch check: Debian's python3-jupyter-client,
 /// a different interpreter from the kernel's, as with a real Jupyter server.
@@ -39,6 +42,8 @@ pub struct ValidateOptions {
     pub run_id: String,
     /// Run only this slice of the kernel × partition matrix.
     pub shard: Option<Shard>,
+    /// What the installs in the containers use (uv is mounted into them).
+    pub installer: Installer,
 }
 
 /// What the harness tells the person watching.
@@ -86,6 +91,7 @@ pub fn validate(
     }
     let (built, wheelhouse) = prepare(spec, &ValidateOptions { partitions: partitions.clone(), ..opts.clone() }, on_event)?;
     let mut mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
 
@@ -153,6 +159,7 @@ pub fn validate(
     if let Some(r) = &opts.release {
         notes.push(format!("sticky default release of the images: release/{r}"));
     }
+    notes.push(installer_note);
     Ok(RunReport {
         tool_version: crate::VERSION.to_string(),
         spec_file: spec_path.display().to_string(),
@@ -228,6 +235,10 @@ pub struct Mounts {
     pub spec_name: String,
     /// The run's shared home volume, mounted writable (see `shared_home`).
     pub home_volume: Option<String>,
+    /// uv, mounted beside the binary: installs use `--installer uv`.
+    pub uv: Option<PathBuf>,
+    /// pip's and uv's download cache on the host, mounted writable.
+    pub install_cache: Option<PathBuf>,
 }
 
 impl Mounts {
@@ -235,7 +246,22 @@ impl Mounts {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name, home_volume: None })
+        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None })
+    }
+
+    /// The download cache every container shares, and uv when the installs
+    /// use it. Returns the report's note on the installer.
+    pub fn add_installer(&mut self, opts: &ValidateOptions, on_event: &mut dyn FnMut(HarnessEvent)) -> Result<String> {
+        let cache = opts.cache_dir.join("install-cache");
+        std::fs::create_dir_all(&cache).map_err(|e| Error::io("create the install cache", &cache, e))?;
+        self.install_cache = Some(cache);
+        if opts.installer == Installer::Pip {
+            return Ok("installer: pip".into());
+        }
+        let uv = super::uv::provision(&opts.cache_dir, &mut |m| on_event(HarnessEvent::Phase(m.to_string())))?;
+        let version = super::uv::version(&uv).unwrap_or_else(|| "uv".into());
+        self.uv = Some(uv);
+        Ok(format!("installer: {version} (the PyPI wheel, mounted at {})", super::uv::UV_IN_CONTAINER))
     }
 }
 
@@ -262,14 +288,17 @@ pub fn run_kernel(
     let mut all_labels = labels;
     all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
     all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
+    let mut ro = vec![
+        (mounts.binary.clone(), BIN_IN_CONTAINER.to_string()),
+        (mounts.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
+        (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
+    ];
+    ro.extend(mounts.uv.iter().map(|uv| (uv.clone(), super::uv::UV_IN_CONTAINER.to_string())));
     let spec = ContainerSpec {
         image: target.image.to_string(),
         fqdn,
-        mounts: vec![
-            (mounts.binary.clone(), BIN_IN_CONTAINER.to_string()),
-            (mounts.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
-            (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
-        ],
+        mounts: ro,
+        writable: mounts.install_cache.iter().map(|c| (c.clone(), CACHE_IN_CONTAINER.to_string())).collect(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
         labels: all_labels,
     };
@@ -278,7 +307,7 @@ pub fn run_kernel(
         Err(e) => return (None, harness_error(target.kernel, format!("{}: {}", e.message, source_text(&e)))),
     };
     let index = Wheelhouse::container_index_url();
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         BIN_IN_CONTAINER,
         "install",
         &format!("{SPEC_DIR_IN_CONTAINER}/{}", mounts.spec_name),
@@ -299,6 +328,12 @@ pub fn run_kernel(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if mounts.uv.is_some() {
+        argv.extend(["--installer".to_string(), "uv".to_string()]);
+    }
+    if mounts.install_cache.is_some() {
+        argv.extend(["--cache-dir".to_string(), CACHE_IN_CONTAINER.to_string()]);
+    }
     let mut report: Option<RunReport> = None;
     let mut other = String::new();
     let exec = container.exec(&argv, &mut |line| {
