@@ -100,8 +100,8 @@ fn pip_and_uv_install_the_same_distributions_and_the_same_kernelspec() {
     assert!(extra_log.contains("kept as pip keeps them: tomli==2.0.1"), "{extra_log}");
     assert!(step(&steps(&pip), "pip:jupyter")["command"].as_str().unwrap().contains(" -m pip install "));
 
-    let pip_dists = venv_distributions(&pip_site.venv_python().parent().unwrap().parent().unwrap().to_path_buf());
-    let uv_dists = venv_distributions(&uv_site.venv_python().parent().unwrap().parent().unwrap().to_path_buf());
+    let pip_dists = venv_distributions(pip_site.venv_python().parent().unwrap().parent().unwrap());
+    let uv_dists = venv_distributions(uv_site.venv_python().parent().unwrap().parent().unwrap());
     assert!(pip_dists.iter().any(|d| d.starts_with("ipykernel-")), "{pip_dists:?}");
     assert!(!pip_dists.iter().any(|d| d.starts_with("tomli-")), "pip kept the module's tomli: {pip_dists:?}");
     assert_eq!(pip_dists, uv_dists);
