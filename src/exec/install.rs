@@ -187,12 +187,11 @@ impl<'a> KernelRun<'a> {
         match action {
             Action::LoadModules { modules } => self.load_modules(modules, log),
             Action::CreateVenv { python, path } => self.create_venv(python, path, log),
-            Action::PipInstall { args, group, .. } if self.kp.installer == Installer::Uv => {
+            Action::PipInstall { args, .. } if self.kp.installer == Installer::Uv => {
                 let uv = self.uv()?;
-                let work = self.log_dir.join(format!("uv-{}", sanitize(group)));
                 let python = self.kp.venv_python();
                 let mut run = |program: PathBuf, argv: Vec<String>, what: &str, log: &mut dyn Write| self.run_in_env(program, argv, t.pip, log, what);
-                super::uv::install_group(&uv, &python, args, &work, log, &mut run)
+                super::uv::install_group(&uv, &python, args, log, &mut run)
             }
             Action::PipInstall { args, .. } => {
                 let mut argv = vec!["-m".into(), "pip".into(), "install".into(), "--disable-pip-version-check".into(), "--no-input".into()];

@@ -1,11 +1,10 @@
 //! The uv backend's steps (see `plan::uv` for why a group takes three calls).
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::plan::uv::translate;
+use crate::plan::uv::{translate, STAND_INS_PY};
 use crate::report::Outcome;
 
 /// Runs one command in the kernel's environment: program, argv, what it is.
@@ -28,7 +27,7 @@ pub fn find(path_var: Option<&str>, own_exe: Option<&Path>) -> Option<PathBuf> {
 /// and proxies add their CAs there, pip's `cert=` is not read by uv) and
 /// never a downloaded Python (the venv is the module's Python).
 pub fn defaults(env: &mut BTreeMap<String, String>) {
-    for (k, v) in [("UV_NATIVE_TLS", "1"), ("UV_PYTHON_DOWNLOADS", "never"), ("UV_NO_PROGRESS", "1")] {
+    for (k, v) in [("UV_SYSTEM_CERTS", "1"), ("UV_PYTHON_DOWNLOADS", "never"), ("UV_NO_PROGRESS", "1")] {
         env.entry(k.to_string()).or_insert_with(|| v.to_string());
     }
 }
@@ -43,59 +42,32 @@ pub(super) fn venv_argv(python: &Path, venv: &Path) -> Vec<String> {
     ]
 }
 
-/// One pip group with uv; `work` is a directory for its files (the step's logs).
-pub(super) fn install_group(uv: &Path, venv_python: &Path, args: &[String], work: &Path, log: &mut dyn Write, run: &mut Run) -> Result<Outcome, String> {
+/// One pip group with uv: stand-ins for the distributions outside the venv,
+/// one `uv pip install`, and the stand-ins removed whatever happened.
+pub(super) fn install_group(uv: &Path, venv_python: &Path, args: &[String], log: &mut dyn Write, run: &mut Run) -> Result<Outcome, String> {
     let t = translate(args);
     for note in &t.dropped {
         writeln!(log, "uv: not passed on: {note}").ok();
     }
-    fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let file = |name: &str| work.join(name);
-    let path = |p: PathBuf| p.to_string_lossy().into_owned();
-    let listed = run(
-        venv_python.to_path_buf(),
-        vec!["-c".into(), crate::plan::INSTALLED_PY.into(), path(file("installed.txt")), path(file("outside.txt"))],
-        "listing installed distributions",
-        log,
-    )?;
-    if !listed.is_passed() {
-        return Ok(listed);
+    let stand_ins = |mode: &str| vec!["-c".to_string(), STAND_INS_PY.to_string(), mode.to_string()];
+    let added = run(venv_python.to_path_buf(), stand_ins("add"), "adding stand-ins for distributions outside the venv", log)?;
+    if !added.is_passed() {
+        return Ok(added);
     }
-    let write = |name: &str, text: String| fs::write(file(name), text).map_err(|e| format!("cannot write {}: {e}", file(name).display()));
-    write("requirements.in", t.requirements.iter().map(|r| format!("{r}\n")).collect())?;
-    let installed = fs::read_to_string(file("installed.txt")).unwrap_or_default();
-    write("resolved.txt", installed)?;
-    let mut compile = vec!["pip".into(), "compile".into(), "--python".into(), path(venv_python.to_path_buf())];
-    compile.extend(["--quiet", "--no-header", "--no-annotate"].map(String::from));
-    compile.extend(t.compile.iter().cloned());
-    compile.extend(["-o".into(), path(file("resolved.txt")), path(file("requirements.in"))]);
-    let resolved = run(uv.to_path_buf(), compile, "uv pip compile", log)?;
-    if !resolved.is_passed() {
-        return Ok(resolved);
+    let mut argv = vec!["pip".into(), "install".into(), "--python".into(), venv_python.to_string_lossy().into_owned()];
+    argv.extend(t.args);
+    let installed = run(uv.to_path_buf(), argv, "uv pip install", log);
+    let removed = run(venv_python.to_path_buf(), stand_ins("remove"), "removing the stand-ins", log)?;
+    match installed? {
+        Outcome::Passed => Ok(removed),
+        problem => Ok(problem),
     }
-    let outside = fs::read_to_string(file("outside.txt")).unwrap_or_default();
-    let outside: Vec<&str> = outside.lines().collect();
-    let text = fs::read_to_string(file("resolved.txt")).map_err(|e| format!("cannot read {}: {e}", file("resolved.txt").display()))?;
-    let pins: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-    let kept: Vec<&str> = pins.iter().copied().filter(|p| outside.contains(p)).collect();
-    if !kept.is_empty() {
-        writeln!(log, "already installed outside the venv, kept as pip keeps them: {}", kept.join(" ")).ok();
-    }
-    let todo: Vec<&str> = pins.iter().copied().filter(|p| !outside.contains(p)).collect();
-    if todo.is_empty() {
-        writeln!(log, "every requirement is already satisfied").ok();
-        return Ok(Outcome::Passed);
-    }
-    write("install.txt", todo.iter().map(|p| format!("{p}\n")).collect())?;
-    let mut install = vec!["pip".into(), "install".into(), "--python".into(), path(venv_python.to_path_buf()), "--no-deps".into()];
-    install.extend(t.install.iter().cloned());
-    install.extend(["-r".into(), path(file("install.txt"))]);
-    run(uv.to_path_buf(), install, "uv pip install", log)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn uv_is_found_on_path_or_beside_the_binary() {
@@ -114,9 +86,9 @@ mod tests {
 
     #[test]
     fn defaults_leave_the_users_settings() {
-        let mut env = BTreeMap::from([("UV_NATIVE_TLS".to_string(), "0".to_string())]);
+        let mut env = BTreeMap::from([("UV_SYSTEM_CERTS".to_string(), "0".to_string())]);
         defaults(&mut env);
-        assert_eq!(env["UV_NATIVE_TLS"], "0");
+        assert_eq!(env["UV_SYSTEM_CERTS"], "0");
         assert_eq!(env["UV_PYTHON_DOWNLOADS"], "never");
     }
 }

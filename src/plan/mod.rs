@@ -18,9 +18,6 @@ pub use index::IndexMapping;
 /// The check behind [`Action::CheckConsistency`], run by the venv's python.
 pub const CONSISTENCY_PY: &str = include_str!("consistency.py");
 
-/// Lists what a venv's python counts as installed, for the uv backend (see [`uv`]).
-pub const INSTALLED_PY: &str = include_str!("installed.py");
-
 use crate::spec::Spec;
 
 /// The JUnit-facing stage names (DESIGN.md §7).

@@ -30,16 +30,11 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
         Action::CreateVenv { python, path } => {
             format!("{} -m venv --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
         }
-        Action::PipInstall { args, .. } if kp.installer == Installer::Uv => {
-            let uv = super::uv::translate(args);
-            format!(
-                "uv pip compile --python {python} {} <requirements: {}> (preferring the distributions the venv's python sees) && uv pip install --python {python} --no-deps {} <resolved pins not yet installed>",
-                join(&uv.compile),
-                join(&uv.requirements),
-                join(&uv.install),
-                python = quote(&python)
-            )
-        }
+        Action::PipInstall { args, .. } if kp.installer == Installer::Uv => format!(
+            "uv pip install --python {} {}   # with stand-ins for the distributions outside the venv; `plan --script` shows them",
+            quote(&python),
+            join(&super::uv::translate(args).args)
+        ),
         Action::PipInstall { args, .. } => format!("{} -m pip install {}", quote(&python), join(args)),
         Action::SkipPip { reason, .. } => format!("# skipped: {reason}"),
         Action::CheckConsistency => {
@@ -133,20 +128,15 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// A uv group as `install` runs it: list what the venv's python sees, resolve
-/// preferring it, install the resolved pins that are not there yet.
+/// A uv group as `install` runs it: stand-ins for what the venv's python
+/// sees outside the venv, the install, then the stand-ins removed.
 fn uv_script(kp: &KernelPlan, args: &[String]) -> String {
     let python = quote(&kp.venv_python().to_string_lossy());
-    let uv = super::uv::translate(args);
-    let mut s = String::from("tmp=$(mktemp -d)\n");
-    s.push_str(&format!("  {python} - \"$tmp/installed.txt\" \"$tmp/outside.txt\" <<'HPC_KERNELS_INSTALLED'\n{}HPC_KERNELS_INSTALLED\n", super::INSTALLED_PY));
-    s.push_str(&format!("  printf '%s\\n' {} > \"$tmp/requirements.in\"\n", join(&uv.requirements)));
-    s.push_str("  cp \"$tmp/installed.txt\" \"$tmp/resolved.txt\"\n");
-    s.push_str(&format!(
-        "  uv pip compile --python {python} --quiet --no-header --no-annotate {} -o \"$tmp/resolved.txt\" \"$tmp/requirements.in\"\n",
-        join(&uv.compile)
-    ));
-    s.push_str("  { grep -v '^#' \"$tmp/resolved.txt\" | grep -vxF -f \"$tmp/outside.txt\" || true; } > \"$tmp/install.txt\"\n");
-    s.push_str(&format!("  if [ -s \"$tmp/install.txt\" ]; then uv pip install --python {python} --no-deps {} -r \"$tmp/install.txt\"; fi", join(&uv.install)));
-    s
+    let stand_ins = |mode: &str| format!("{python} - {mode} <<'HPC_KERNELS_STAND_INS'\n{}HPC_KERNELS_STAND_INS", super::uv::STAND_INS_PY);
+    format!(
+        "{}\n  rc=0; uv pip install --python {python} {} || rc=$?\n  {}\n  [ \"$rc\" -eq 0 ] || exit \"$rc\"",
+        stand_ins("add"),
+        join(&super::uv::translate(args).args),
+        stand_ins("remove")
+    )
 }

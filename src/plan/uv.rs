@@ -1,41 +1,37 @@
 //! A pip group's arguments in uv's words.
 //!
 //! uv does not count distributions outside the venv (module `PYTHONPATH`,
-//! system site packages) as installed, where pip keeps any that satisfy a
-//! requirement. So a group runs in two uv calls: `uv pip compile`, with every
-//! distribution the venv's python sees offered as a preference (pip's
-//! `only-if-needed`), then `uv pip install --no-deps` of the resolved pins
-//! that are not already there. Both name the same indexes; with more than one
-//! index uv picks the best version across all of them only under
-//! `--index-strategy unsafe-best-match`, which is what pip does.
+//! system site packages) as installed, where pip keeps any that satisfies a
+//! requirement, whether or not the index still has it. So a group runs as
+//! `python - add` of [`STAND_INS_PY`] (stand-ins in the venv for what its
+//! python sees outside), one `uv pip install`, then `python - remove`. With
+//! more than one index uv picks the best version across all of them only
+//! under `--index-strategy unsafe-best-match`, which is what pip does.
+
+/// Adds and removes the stand-ins (run by the venv's python).
+pub const STAND_INS_PY: &str = include_str!("uv_stubs.py");
 
 use crate::spec::pip_option_takes_value as option_takes_value;
 
-/// What the two uv calls get besides the files and the venv's python.
+/// What `uv pip install` gets besides `--python`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UvArgs {
-    /// Options for `uv pip compile` (resolution).
-    pub compile: Vec<String>,
-    /// Options for `uv pip install --no-deps` (index, build and cache options).
-    pub install: Vec<String>,
-    /// The requirements, one per line of the compile input.
-    pub requirements: Vec<String>,
+    pub args: Vec<String>,
     /// pip options uv has no counterpart for, with why that is harmless.
     pub dropped: Vec<String>,
 }
 
 /// Translates linted pip arguments (see `spec::pip`).
 pub fn translate(args: &[String]) -> UvArgs {
-    let mut out = UvArgs::default();
-    let both = ["--index-strategy".to_string(), "unsafe-best-match".to_string()];
-    out.compile.extend(both.iter().cloned());
-    out.install.extend(both);
+    let mut out = UvArgs { args: vec!["--index-strategy".into(), "unsafe-best-match".into()], dropped: Vec::new() };
+    let mut requirements = Vec::new();
     let (mut upgrade, mut eager) = (false, false);
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         if !arg.starts_with('-') || arg.len() < 2 {
-            out.requirements.push(arg.clone());
+            requirements.push(arg.clone());
+            out.args.push(arg.clone());
             i += 1;
             continue;
         }
@@ -61,26 +57,19 @@ pub fn translate(args: &[String]) -> UvArgs {
             other => other,
         }
         .to_string();
-        let mut pass = |to_install: bool| {
-            let words: Vec<String> = std::iter::once(long.clone()).chain(value.clone()).collect();
-            out.compile.extend(words.iter().cloned());
-            if to_install {
-                out.install.extend(words);
-            }
-        };
         match long.as_str() {
             "--upgrade" => upgrade = true,
             "--upgrade-strategy" => eager = value.as_deref() == Some("eager"),
-            "--no-deps" => pass(false),
             "--prefer-binary" => out.dropped.push("--prefer-binary: uv picks the newest version whether or not it has a wheel".into()),
-            _ => pass(true),
+            _ => out.args.extend(std::iter::once(long).chain(value)),
         }
     }
+    // pip's -U upgrades the named requirements only (only-if-needed), uv's every package.
     if upgrade && eager {
-        out.compile.push("--upgrade".into());
+        out.args.push("--upgrade".into());
     } else if upgrade {
-        for name in out.requirements.iter().filter_map(|r| requirement_name(r)) {
-            out.compile.extend(["--upgrade-package".to_string(), name]);
+        for name in requirements.iter().filter_map(|r| requirement_name(r)) {
+            out.args.extend(["--upgrade-package".to_string(), name]);
         }
     }
     out
@@ -102,27 +91,23 @@ mod tests {
     }
 
     #[rstest]
-    #[case("numpy scipy", "", "", "numpy scipy")]
-    #[case("torch -i https://x/simple", "--index-url https://x/simple", "--index-url https://x/simple", "torch")]
-    #[case("a --index-url=https://x --extra-index-url https://y", "--index-url https://x --extra-index-url https://y", "--index-url https://x --extra-index-url https://y", "a")]
-    #[case("a --no-deps --pre", "--no-deps --pre", "--pre", "a")]
-    #[case("-U a b[x]>=1", "--upgrade-package a --upgrade-package b", "", "a b[x]>=1")]
-    #[case("-U --upgrade-strategy eager a", "--upgrade", "", "a")]
-    #[case("--only-binary :all: --trusted-host h a", "--only-binary :all: --trusted-host h", "--only-binary :all: --trusted-host h", "a")]
-    fn translates(#[case] pip: &str, #[case] compile: &str, #[case] install: &str, #[case] reqs: &str) {
+    #[case("numpy scipy", "numpy scipy")]
+    #[case("torch -i https://x/simple", "torch --index-url https://x/simple")]
+    #[case("a --index-url=https://x --extra-index-url https://y", "a --index-url https://x --extra-index-url https://y")]
+    #[case("a --no-deps --pre", "a --no-deps --pre")]
+    #[case("-U a b[x]>=1", "a b[x]>=1 --upgrade-package a --upgrade-package b")]
+    #[case("-U --upgrade-strategy eager a", "a --upgrade")]
+    #[case("--only-binary :all: --trusted-host h a", "--only-binary :all: --trusted-host h a")]
+    fn translates(#[case] pip: &str, #[case] uv: &str) {
         let t = translate(&words(pip));
-        let strategy = "--index-strategy unsafe-best-match";
-        assert_eq!(t.compile, words(&format!("{strategy} {compile}")));
-        assert_eq!(t.install, words(&format!("{strategy} {install}")));
-        assert_eq!(t.requirements, words(reqs));
+        assert_eq!(t.args, words(&format!("--index-strategy unsafe-best-match {uv}")));
         assert!(t.dropped.is_empty());
     }
 
     #[test]
     fn prefer_binary_is_dropped_with_a_reason() {
         let t = translate(&words("--prefer-binary a"));
-        assert_eq!(t.requirements, words("a"));
+        assert_eq!(t.args, words("--index-strategy unsafe-best-match a"));
         assert_eq!(t.dropped.len(), 1);
-        assert!(!t.compile.contains(&"--prefer-binary".to_string()));
     }
 }
