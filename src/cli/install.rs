@@ -38,6 +38,12 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         progress.event(&e)
     })?;
     let mut notes = Vec::new();
+    if args.target.installer == super::args::InstallerChoice::Uv {
+        notes.push(match &opts.uv {
+            Some(uv) => format!("installer: uv ({})", uv.display()),
+            None => "installer: pip (uv was asked for but is not on PATH; `pip install --user uv` gets it)".to_string(),
+        });
+    }
     for kp in &plan.kernels {
         for step in &kp.steps {
             if let crate::plan::Action::PipInstall { index_rewrites, group, .. } = &step.action {
