@@ -27,7 +27,7 @@ fn no_containers_networks_or_volumes_remain() {
     let before = containers();
     // A failing run (barnard cannot load PyTorch this way) and a passing one.
     bin().args(["validate", "--partition", "barnard", "--kernel", "pytorch"]).arg(fixture("specs/example.json")).assert().code(1);
-    bin().args(["validate", "--partition", "alpha", "--kernel", "pytorch"]).arg(fixture("specs/example.json")).assert().success();
+    bin().args(["validate", "--partition", "alpha"]).arg(fixture("specs/real-packages.json")).assert().success();
     assert_eq!(containers(), before, "containers left behind");
     assert!(listed(&["network", "ls"]).is_empty(), "networks left behind");
     assert!(listed(&["volume", "ls"]).is_empty(), "volumes left behind");
@@ -83,4 +83,5 @@ fn keep_leaves_a_failed_container_to_enter() {
     assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     assert_eq!(containers(), before, "the printed command left the kept container");
     assert!(listed(&["volume", "ls"]).is_empty(), "the printed command left the shared home volume");
+    assert!(listed(&["network", "ls"]).is_empty(), "the printed command left the run's network");
 }

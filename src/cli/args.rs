@@ -274,6 +274,56 @@ pub struct ValidateArgs {
     /// fetched into the cache's tools venv and mounted into the containers).
     #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
+    #[command(flatten)]
+    pub packages: PackageArgs,
+}
+
+/// Where pip in the cells gets its packages (`validate`, `certify`).
+#[derive(Args, Debug, Clone)]
+pub struct PackageArgs {
+    /// What the cells install from the real index: `budget` (real files up to
+    /// --wheel-budget, heavier wheels as stand-ins with their real metadata),
+    /// `real` (every file), `metadata` (every wheel a stand-in: resolution
+    /// only), `synthetic` (generated wheels, no index, no resolution).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "budget")]
+    pub wheels: crate::harness::packages::WheelsMode,
+    /// The size budget of `--wheels budget`, in MiB per file.
+    #[arg(long, value_name = "MIB", default_value_t = 40)]
+    pub wheel_budget: u64,
+    /// Replay the index from the cache only; anything not recorded there is
+    /// an environment error (exit 3) naming its URL.
+    #[arg(long)]
+    pub offline: bool,
+    /// Resolve against the index as it was at DATE (2024-06-30 or an RFC 3339
+    /// time): files uploaded later do not exist. Makes a run reproducible.
+    #[arg(long, value_name = "DATE", value_parser = parse_exclude_newer)]
+    pub exclude_newer: Option<(String, i64)>,
+    /// Record the index the spec names FROM from the index TO instead, e.g.
+    /// https://download.pytorch.org/whl/cpu=https://pypi.org/simple (repeatable).
+    #[arg(long = "index-map", value_name = "FROM=TO", value_parser = parse_index_map)]
+    pub index_map: Vec<(String, String)>,
+}
+
+impl PackageArgs {
+    pub fn options(&self) -> crate::harness::packages::PackageOptions {
+        crate::harness::packages::PackageOptions {
+            wheels: self.wheels,
+            budget: self.wheel_budget.saturating_mul(1024 * 1024),
+            offline: self.offline,
+            exclude_newer: self.exclude_newer.clone(),
+            index_map: self.index_map.clone(),
+        }
+    }
+}
+
+fn parse_exclude_newer(text: &str) -> Result<(String, i64), String> {
+    crate::harness::packages::parse_exclude_newer(text)
+}
+
+fn parse_index_map(text: &str) -> Result<(String, String), String> {
+    crate::plan::IndexMapping::parse_rule(text)
+        .filter(|(from, _)| from != "*")
+        .ok_or_else(|| format!("{text:?}: expected FROM=TO, two index URLs"))
 }
 
 fn parse_shard(text: &str) -> Result<crate::shard::Shard, String> {
@@ -364,4 +414,6 @@ pub struct CertifyArgs {
     /// fetched into the cache's tools venv and mounted into the containers).
     #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
+    #[command(flatten)]
+    pub packages: PackageArgs,
 }

@@ -36,6 +36,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
         run_id,
         shard: None,
         installer: a.installer.into(),
+        packages: a.packages.options(),
     };
 
     let current = certify_release(&spec, &a.spec, &a.release, &a.out, &base)?;

@@ -49,6 +49,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         run_id: format!("reproduce-{}", std::process::id()),
         shard: None,
         installer: a.installer.into(),
+        packages: Default::default(),
     };
     let mut progress = Progress::new();
     let r = reproduce::reproduce(spec_path, &spec, &kernel, &opts, &mut |e| match e {

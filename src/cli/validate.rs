@@ -37,6 +37,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         run_id: run_id.clone(),
         shard: a.shard,
         installer: a.installer.into(),
+        packages: a.packages.options(),
     };
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
 
@@ -86,10 +87,14 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         progress.println(&format!("kept failed container {line}"));
     }
     if !kept.is_empty() {
-        // The kept containers hold the run's shared home; it goes with them.
+        // The kept containers hold the run's shared home and network; they go with them.
         let volume = harness::shared_home::volume_name(&run_id);
+        let network = match a.packages.wheels {
+            harness::packages::WheelsMode::Synthetic => String::new(),
+            _ => format!(" && docker network rm {}", harness::network::network_name(&run_id)),
+        };
         progress.println(&format!(
-            "remove when done: docker rm --force $(docker ps --all --quiet --filter label={}={run_id}) && docker volume rm {volume}",
+            "remove when done: docker rm --force $(docker ps --all --quiet --filter label={}={run_id}) && docker volume rm {volume}{network}",
             validate::RUN_LABEL
         ));
     }

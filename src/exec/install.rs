@@ -123,6 +123,7 @@ impl<'a> KernelRun<'a> {
                 modules: Vec::new(),
                 kernelspec: None,
                 lmod_init: Some(opts.lmod_init.to_string_lossy().into_owned()),
+                notes: Vec::new(),
             },
         }
     }

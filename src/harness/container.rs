@@ -1,5 +1,5 @@
 //! One throw-away container per kernel × partition, through testcontainers:
-//! no network, the partition's FQDN, labelled, read-only mounts, removed on
+//! no network or only the run's private one, the partition's FQDN, labelled, read-only mounts, removed on
 //! drop (also on panic) unless kept for a person to enter.
 
 use std::io::BufRead;
@@ -27,6 +27,8 @@ pub struct ContainerSpec {
     pub volumes: Vec<(String, String)>,
     /// Extra labels besides the managed label.
     pub labels: Vec<(String, String)>,
+    /// The Docker network to join; `None`: no network at all.
+    pub network: Option<String>,
 }
 
 pub struct Container {
@@ -53,7 +55,7 @@ impl Container {
         let mut request = GenericImage::new(repo, tag)
             .with_cmd(["sleep", "infinity"])
             .with_hostname(spec.fqdn.clone())
-            .with_network("none")
+            .with_network(spec.network.clone().unwrap_or_else(|| "none".into()))
             // Nothing resolves the FQDN without a network; /etc/hosts does, so `hostname -d` works.
             .with_host(spec.fqdn.clone(), Host::Addr(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1))))
             .with_label(LABEL, "true");
@@ -154,6 +156,18 @@ pub fn remove_labelled(filter: &str) -> Result<usize> {
         let mut args = vec!["volume", "rm", "--force"];
         args.extend(volumes.iter().map(String::as_str));
         docker::output("remove volumes", args)?;
+    }
+    // And their private networks (the package index's way in).
+    let existing = docker::output("list networks", ["network", "ls", "--format", "{{.Name}}"])?;
+    let networks: Vec<String> = runs
+        .split_whitespace()
+        .map(super::network::network_name)
+        .filter(|n| existing.split_whitespace().any(|e| e == n))
+        .collect();
+    if !networks.is_empty() {
+        let mut args = vec!["network", "rm"];
+        args.extend(networks.iter().map(String::as_str));
+        docker::output("remove networks", args)?;
     }
     Ok(ids.len())
 }

@@ -2,11 +2,15 @@
 
 pub mod container;
 pub mod docker;
+pub mod emulation;
 pub mod images;
 pub mod interrupt;
+pub mod network;
+pub mod packages;
 pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
 pub mod uv;
 pub mod validate;
+pub mod index;
 pub mod wheelhouse;

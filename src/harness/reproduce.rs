@@ -47,12 +47,15 @@ pub fn reproduce(
         .find(|b| b.partition == partition)
         .map(|b| b.tag.clone())
         .ok_or_else(|| Error::internal(format!("no image was built for {partition}")))?;
-    let mut mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
     mounts.add_installer(opts, on_event)?;
+    // The kept container must go on installing after this process ends, so
+    // it gets the generated wheelhouse (a mounted file:// index), not the proxy.
+    let packages = super::packages::Packages::Synthetic(wheelhouse).for_cell("reproduce");
     let target = KernelTarget { partition: &partition, kernel, image: &image };
     let labels = vec![(REPRODUCE_LABEL.to_string(), "true".to_string())];
     let (container, result) =
-        validate::run_kernel(&target, &mounts, (opts.pip_timeout, opts.step_timeout), labels, &mut |e: RunEvent| on_event(HarnessEvent::Run(e)));
+        validate::run_kernel(&target, &mounts, &packages, (opts.pip_timeout, opts.step_timeout), labels, &mut |e: RunEvent| on_event(HarnessEvent::Run(e)));
     let Some(mut container) = container else {
         let why = result.first_problem().map(|s| s.outcome.label().to_string()).unwrap_or_default();
         return Err(Error::environment(format!("could not start a container of {image}: {why}")));
@@ -166,6 +169,7 @@ mod tests {
             modules: Vec::new(),
             kernelspec: None,
             lmod_init: lmod_init.map(String::from),
+            notes: Vec::new(),
         }
     }
 

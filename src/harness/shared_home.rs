@@ -117,6 +117,7 @@ fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
         writable: Vec::new(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).collect(),
         labels,
+        network: None,
     };
     let container = Container::start(&spec)?;
     let argv: Vec<String> =

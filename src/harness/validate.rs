@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use super::container::{Container, ContainerSpec};
 use super::shared_home::{self, SharedHome};
 use super::images::{self, BuildOptions};
-use super::wheelhouse::{Wheelhouse, CONTAINER_MOUNT};
+use super::packages::{CellPackages, PackageOptions, Packages};
+use super::wheelhouse::Wheelhouse;
 use crate::error::{Error, Result};
 use crate::shard::{self, Shard};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
@@ -44,6 +45,8 @@ pub struct ValidateOptions {
     pub shard: Option<Shard>,
     /// What the installs in the containers use (uv is mounted into them).
     pub installer: Installer,
+    /// Where pip in the cells gets packages.
+    pub packages: PackageOptions,
 }
 
 /// What the harness tells the person watching.
@@ -59,6 +62,9 @@ struct Job {
     partition: String,
     kernel: String,
     image: String,
+    /// The cell's name in the package index's log.
+    cell: String,
+    packages: CellPackages,
 }
 
 pub fn validate(
@@ -89,8 +95,12 @@ pub fn validate(
             notes: Vec::new(),
         });
     }
-    let (built, wheelhouse) = prepare(spec, &ValidateOptions { partitions: partitions.clone(), ..opts.clone() }, on_event)?;
-    let mut mounts = Mounts::new(opts.binary.clone(), wheelhouse.dir.clone(), spec_path)?;
+    let built = build_images(&ValidateOptions { partitions: partitions.clone(), ..opts.clone() }, on_event)?;
+    on_event(HarnessEvent::Phase("preparing the package index".into()));
+    let packages = Packages::prepare(spec, &opts.packages, &opts.cache_dir, &opts.run_id, &mut |msg| {
+        on_event(HarnessEvent::Phase(msg.to_string()))
+    })?;
+    let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
     let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
@@ -111,7 +121,8 @@ pub fn validate(
             }
             (Some(image), true) => {
                 for k in &kernels {
-                    jobs.push(Job { partition: p.clone(), kernel: k.clone(), image: image.clone() });
+                    let cell = format!("c{}", jobs.len());
+                    jobs.push(Job { partition: p.clone(), kernel: k.clone(), image: image.clone(), packages: packages.for_cell(&cell), cell });
                 }
             }
         }
@@ -132,9 +143,12 @@ pub fn validate(
     // Every planned cell appears in the report, in spec order, whatever
     // happened to the worker that ran it.
     for (job, outcome) in jobs.iter().zip(outcomes) {
-        let result = outcome.unwrap_or_else(|panic| {
+        let mut result = outcome.unwrap_or_else(|panic| {
             harness_error(&job.kernel, format!("the harness worker for this cell panicked: {panic}"))
         });
+        let emulated = built.iter().find(|b| b.partition == job.partition).map(|b| &b.emulated_packages);
+        result.notes.extend(super::emulation::cell_notes(&result.modules, emulated.unwrap_or(&Default::default())));
+        result.notes.extend(packages.cell_notes(&job.cell));
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);
         }
@@ -144,18 +158,24 @@ pub fn validate(
     shared_home::check_every_partition(&mut results, &images, &mounts, &labels, on_event);
     drop(home);
 
-    let mut notes = vec![format!(
-        "pip indexes mapped to the harness wheelhouse ({}); containers ran without network",
-        Wheelhouse::container_index_url()
-    )];
-    let emulated: Vec<String> = wheelhouse.emulated().iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
-    if !emulated.is_empty() {
-        notes.push(format!(
-            "emulated wheels (import-only stand-ins with no Requires-Dist or Requires-Python; cells that install them \
-             prove the imports, not how pip resolves them on the cluster): {}",
-            emulated.join(", ")
-        ));
+    let failures = packages.failures();
+    if !failures.is_empty() {
+        let shown: Vec<&str> = failures.iter().take(10).map(String::as_str).collect();
+        let more = failures.len().saturating_sub(shown.len());
+        let more = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+        let hint = if opts.packages.offline {
+            "run once without --offline (with the same --exclude-newer) to record what is missing"
+        } else {
+            "check that this host reaches the index (pip download works here); map an unreachable index with --index-map FROM=TO"
+        };
+        return Err(Error::environment(format!(
+            "the package index could not serve {} request(s) of the cells, so their pip verdicts are not the index's:\n  {}{more}",
+            failures.len(),
+            shown.join("\n  ")
+        ))
+        .with_hint(hint));
     }
+    let mut notes = packages.notes();
     if let Some(r) = &opts.release {
         notes.push(format!("sticky default release of the images: release/{r}"));
     }
@@ -179,12 +199,8 @@ pub fn check_partitions(partitions: &[String]) -> Result<()> {
     }
 }
 
-/// Builds (or finds cached) the partition images and the wheelhouse.
-pub fn prepare(
-    spec: &Spec,
-    opts: &ValidateOptions,
-    on_event: &mut dyn FnMut(HarnessEvent),
-) -> Result<(Vec<images::BuiltImage>, Wheelhouse)> {
+/// Builds (or finds cached) the partition images.
+pub fn build_images(opts: &ValidateOptions, on_event: &mut dyn FnMut(HarnessEvent)) -> Result<Vec<images::BuiltImage>> {
     on_event(HarnessEvent::Phase("building partition images".into()));
     let build = BuildOptions {
         partitions: opts.partitions.clone(),
@@ -192,7 +208,16 @@ pub fn prepare(
         base_image: opts.base_image.clone(),
         cache_dir: opts.cache_dir.clone(),
     };
-    let built = images::build(&build, &mut |e| on_event(HarnessEvent::Image(e)))?;
+    images::build(&build, &mut |e| on_event(HarnessEvent::Image(e)))
+}
+
+/// Builds (or finds cached) the partition images and the generated wheelhouse.
+pub fn prepare(
+    spec: &Spec,
+    opts: &ValidateOptions,
+    on_event: &mut dyn FnMut(HarnessEvent),
+) -> Result<(Vec<images::BuiltImage>, Wheelhouse)> {
+    let built = build_images(opts, on_event)?;
     on_event(HarnessEvent::Phase("preparing the wheelhouse".into()));
     let wheelhouse = Wheelhouse::prepare(spec, &opts.cache_dir, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
     Ok((built, wheelhouse))
@@ -213,7 +238,7 @@ impl RunContext {
         let labels = vec![(RUN_LABEL.to_string(), self.opts.run_id.clone())];
         let target = KernelTarget { partition: &job.partition, kernel: &job.kernel, image: &job.image };
         let timeouts = (self.opts.pip_timeout, self.opts.step_timeout);
-        let (container, result) = run_kernel(&target, &self.mounts, timeouts, labels, &mut |e| {
+        let (container, result) = run_kernel(&target, &self.mounts, &job.packages, timeouts, labels, &mut |e| {
             let _ = tx.send(Message::Event(e));
         });
         if let (Some(mut container), true) = (container, self.opts.keep && !result.passed()) {
@@ -229,7 +254,6 @@ impl RunContext {
 pub struct Mounts {
     /// The hpc-kernels binary to run inside (this one, normally).
     pub binary: PathBuf,
-    pub wheelhouse_dir: PathBuf,
     /// The directory holding the spec, and the spec's file name.
     pub spec_dir: PathBuf,
     pub spec_name: String,
@@ -242,11 +266,11 @@ pub struct Mounts {
 }
 
 impl Mounts {
-    pub fn new(binary: PathBuf, wheelhouse_dir: PathBuf, spec_path: &Path) -> Result<Mounts> {
+    pub fn new(binary: PathBuf, spec_path: &Path) -> Result<Mounts> {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, wheelhouse_dir, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None })
+        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None })
     }
 
     /// The download cache every container shares, and uv when the installs
@@ -278,6 +302,7 @@ pub struct KernelTarget<'a> {
 pub fn run_kernel(
     target: &KernelTarget,
     mounts: &Mounts,
+    packages: &CellPackages,
     (pip_timeout, step_timeout): (u64, u64),
     labels: Vec<(String, String)>,
     on_event: &mut dyn FnMut(RunEvent),
@@ -288,46 +313,49 @@ pub fn run_kernel(
     let mut all_labels = labels;
     all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
     all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
-    let mut ro = vec![
-        (mounts.binary.clone(), BIN_IN_CONTAINER.to_string()),
-        (mounts.wheelhouse_dir.clone(), CONTAINER_MOUNT.to_string()),
-        (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
-    ];
-    ro.extend(mounts.uv.iter().map(|uv| (uv.clone(), super::uv::UV_IN_CONTAINER.to_string())));
     let spec = ContainerSpec {
         image: target.image.to_string(),
         fqdn,
-        mounts: ro,
+        mounts: [
+            (mounts.binary.clone(), BIN_IN_CONTAINER.to_string()),
+            (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
+        ]
+        .into_iter()
+        .chain(mounts.uv.iter().map(|uv| (uv.clone(), super::uv::UV_IN_CONTAINER.to_string())))
+        .chain(packages.mounts.iter().cloned())
+        .collect(),
         writable: mounts.install_cache.iter().map(|c| (c.clone(), CACHE_IN_CONTAINER.to_string())).collect(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
         labels: all_labels,
+        network: packages.network.clone(),
     };
     let container = match Container::start(&spec) {
         Ok(c) => c,
         Err(e) => return (None, harness_error(target.kernel, format!("{}: {}", e.message, source_text(&e)))),
     };
-    let index = Wheelhouse::container_index_url();
-    let mut argv: Vec<String> = [
+    let env = packages.env.iter().map(|(k, v)| format!("{k}={v}"));
+    let mut argv: Vec<String> = std::iter::once("/usr/bin/env".to_string())
+        .chain(env)
+        .chain(
+            [
         BIN_IN_CONTAINER,
         "install",
         &format!("{SPEC_DIR_IN_CONTAINER}/{}", mounts.spec_name),
         "--kernel",
         target.kernel,
         "--jsonl",
-        "--index-url",
-        index,
-        "--index-map",
-        &format!("*={index}"),
         "--launch-python",
         SERVER_PYTHON,
         "--pip-timeout",
         &pip_timeout.to_string(),
         "--step-timeout",
         &step_timeout.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        )
+        .chain(packages.install_args.iter().cloned())
+        .collect();
     if mounts.uv.is_some() {
         argv.extend(["--installer".to_string(), "uv".to_string()]);
     }
@@ -390,5 +418,6 @@ fn single_stage(kernel: &str, display_name: String, stage: &str, outcome: Outcom
         modules: Vec::new(),
         kernelspec: None,
         lmod_init: None,
+        notes: Vec::new(),
     }
 }

@@ -74,6 +74,22 @@ impl IndexMapping {
     }
 }
 
+/// The package indexes a pip argument list names (`--index-url`, `-i`,
+/// `--extra-index-url`, with or without `=`), in order.
+pub fn index_locations(args: &[String]) -> Vec<String> {
+    const INDEXES: &[&str] = &["--index-url", "-i", "--extra-index-url"];
+    let mut out = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if let Some((_, value)) = arg.split_once('=').filter(|(o, _)| INDEXES.contains(o)) {
+            out.push(value.to_string());
+        } else if INDEXES.contains(&arg.as_str()) {
+            out.extend(iter.next().cloned());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +104,14 @@ mod tests {
             default_index: Some("file:///wh/simple".into()),
             rules: vec![("*".into(), "file:///wh/simple".into())],
         }
+    }
+
+    #[rstest]
+    #[case("numpy --index-url https://a/simple -i https://b --extra-index-url=https://c --find-links ./w", &["https://a/simple", "https://b", "https://c"])]
+    #[case("numpy scipy", &[])]
+    #[case("numpy --index-url", &[])]
+    fn finds_the_indexes_an_argument_list_names(#[case] given: &str, #[case] expected: &[&str]) {
+        assert_eq!(index_locations(&args(given)), expected);
     }
 
     #[rstest]

@@ -4,7 +4,7 @@
 //! partition and options always give the same plan, which can be printed as a
 //! table, as JSON or as a bash script (see [`render`]).
 
-mod index;
+pub mod index;
 pub mod render;
 pub mod uv;
 

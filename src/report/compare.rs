@@ -171,6 +171,7 @@ mod tests {
             modules: modules.iter().map(|m| m.to_string()).collect(),
             kernelspec: Some(KernelspecFiles { kernel_json: "{}\n".into(), launcher: launcher.into() }),
             lmod_init: None,
+            notes: Vec::new(),
         }
     }
 

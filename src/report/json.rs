@@ -78,6 +78,7 @@ mod tests {
                         launcher: "#!/bin/bash\n".into(),
                     }),
                     lmod_init: Some("/usr/share/lmod/lmod/init/bash".into()),
+                    notes: Vec::new(),
                 }],
                 error: Some("late fault".into()),
             }],

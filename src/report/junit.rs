@@ -104,7 +104,7 @@ fn partition_suite(partition: &PartitionResult, stamp: &str) -> TestSuite {
     for kernel in &partition.kernels {
         let classname = xml_safe(&format!("{}.{}", partition.partition, kernel.kernel));
         for step in &kernel.steps {
-            let mut case = step_case(step, &names.claim(&classname, &step.stage));
+            let mut case = step_case(step, &names.claim(&classname, &step.stage), &kernel.notes);
             case.set_classname(classname.as_str());
             suite.add_test_case(case);
         }
@@ -123,7 +123,7 @@ fn partition_suite(partition: &PartitionResult, stamp: &str) -> TestSuite {
     suite
 }
 
-fn step_case(step: &StepResult, name: &str) -> TestCase {
+fn step_case(step: &StepResult, name: &str, notes: &[String]) -> TestCase {
     let status = match &step.outcome {
         Outcome::Passed => TestCaseStatus::success(),
         Outcome::Failed { message } => problem(NonSuccessKind::Failure, "failed", message.clone()),
@@ -145,7 +145,7 @@ fn step_case(step: &StepResult, name: &str) -> TestCase {
     };
     let mut case = TestCase::new(xml_safe(name), status);
     case.set_time(seconds(step.seconds));
-    let mut out = String::new();
+    let mut out: String = notes.iter().map(|n| format!("note: {n}\n")).collect();
     if let Some(command) = &step.command {
         out.push_str("$ ");
         out.push_str(command);
@@ -305,6 +305,7 @@ mod tests {
             modules: vec![],
             kernelspec: None,
             lmod_init: None,
+            notes: Vec::new(),
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),
@@ -329,6 +330,7 @@ mod tests {
             modules: vec![],
             kernelspec: None,
             lmod_init: None,
+            notes: Vec::new(),
         };
         let xml = render(vec![PartitionResult {
             partition: "p".into(),

@@ -414,6 +414,7 @@ fn junit_to_model(suites: &[JunitSuite]) -> RunReport {
                         modules: Vec::new(),
                         kernelspec: None,
                         lmod_init: None,
+                        notes: Vec::new(),
                     }),
                 }
             }

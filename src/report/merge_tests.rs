@@ -19,6 +19,7 @@ fn kernel(name: &str, steps: Vec<StepResult>) -> KernelResult {
         modules: vec!["release/23.10".into(), "GCC/11.3.0".into()],
         kernelspec: Some(KernelspecFiles { kernel_json: "{}".into(), launcher: "#!/bin/bash\n".into() }),
         lmod_init: Some("/usr/share/lmod/lmod/init/bash".into()),
+        notes: Vec::new(),
     }
 }
 

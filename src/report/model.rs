@@ -76,6 +76,10 @@ pub struct KernelResult {
     /// same place (`reproduce`) initialises the same Lmod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lmod_init: Option<String>,
+    /// What this cell's verdict rests on besides the real thing (stand-ins,
+    /// emulated interpreters), for every report view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl KernelResult {

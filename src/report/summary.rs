@@ -98,6 +98,7 @@ mod tests {
             modules: vec![],
             kernelspec: None,
             lmod_init: None,
+            notes: Vec::new(),
         }
     }
 

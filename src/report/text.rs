@@ -164,11 +164,19 @@ pub(crate) fn verdict(kernel: &KernelResult) -> KernelVerdict<'_> {
 
 /// The report's notes as an indented list, after a blank line.
 pub(crate) fn write_notes(report: &RunReport, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    if !report.notes.is_empty() {
+    let cell_notes: Vec<(String, &String)> = report
+        .partitions
+        .iter()
+        .flat_map(|p| p.kernels.iter().flat_map(move |k| k.notes.iter().map(move |n| (format!("{}/{}", p.partition, k.kernel), n))))
+        .collect();
+    if !report.notes.is_empty() || !cell_notes.is_empty() {
         writeln!(w)?;
         writeln!(w, "notes:")?;
         for note in &report.notes {
             writeln!(w, "  - {}", one_line(note))?;
+        }
+        for (cell, note) in cell_notes {
+            writeln!(w, "  - {cell}: {}", one_line(note))?;
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::data::{self, Source};
 use super::generate::{self, Content, LayerFile};
+use super::module_wheels;
 use super::recipe;
 use super::{identity, BuildOptions, BuiltImage, ImageEvent};
 use crate::error::{Error, Result};
@@ -21,6 +22,9 @@ struct LayerPlan {
     partition: String,
     release: String,
     files: Vec<LayerFile>,
+    /// Real code of module packages, unpacked by the layer's script.
+    wheels: Vec<module_wheels::ModuleWheel>,
+    emulated: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 pub fn build(opts: &BuildOptions, on_event: &mut dyn FnMut(ImageEvent)) -> Result<Vec<BuiltImage>> {
@@ -57,6 +61,7 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
     let partitions: Vec<String> =
         if opts.partitions.is_empty() { known.keys().cloned().collect() } else { opts.partitions.clone() };
     let mut plans = Vec::new();
+    let mut found = std::collections::BTreeMap::new();
     for partition in &partitions {
         let Some(id) = identity(partition).filter(|_| known.contains_key(partition)) else {
             let names = known.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -67,7 +72,9 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
             if opts.releases.is_empty() { vec![known[partition].login_release().to_string()] } else { opts.releases.clone() };
         let (tree, _) = source.tree(partition)?;
         let available = tree.releases();
-        let files = generate::generate(&tree, &overlay, &data::origin_label(partition))?;
+        let mut files = generate::generate(&tree, &overlay, &data::origin_label(partition))?;
+        let packages = module_wheels::collect(&tree, &overlay, &opts.cache_dir, &mut found)?;
+        files.push(module_wheels::install_script(&packages.wheels));
         for release in &releases {
             if !available.contains(release) {
                 return Err(Error::usage(format!("release \"{release}\" does not exist on {partition}"))
@@ -76,7 +83,7 @@ fn plan_layers(opts: &BuildOptions) -> Result<Vec<LayerPlan>> {
             let mut layer = files.clone();
             layer.extend(recipe::site_files(partition, &id, &available, release));
             layer.sort();
-            plans.push(LayerPlan { partition: partition.clone(), release: release.clone(), files: layer });
+            plans.push(LayerPlan { partition: partition.clone(), release: release.clone(), files: layer, wheels: packages.wheels.clone(), emulated: packages.emulated.clone() });
         }
     }
     Ok(plans)
@@ -195,13 +202,13 @@ fn apt_mirrors() -> Vec<String> {
 }
 
 fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageEvent)) -> Result<BuiltImage> {
-    let LayerPlan { partition, release, files } = plan;
+    let LayerPlan { partition, release, files, wheels, emulated } = plan;
     let hash = recipe::partition_hash(base_tag, &partition, &release, &files);
     let tag = recipe::partition_tag(&partition, &release, &hash);
     let step = format!("{partition} {release}");
     if docker::image_id(&tag)?.is_some() {
         on_event(ImageEvent::Cached { step, tag: tag.clone() });
-        return Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: true });
+        return Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: true, emulated_packages: emulated });
     }
     let context = tempfile::tempdir().map_err(|e| Error::io("create a build context in", &std::env::temp_dir(), e))?;
     let root = context.path().join("root");
@@ -209,13 +216,19 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
         write_layer_file(&root, file)?;
     }
     open_directories(&root)?;
+    let wheel_dir = context.path().join("module-wheels");
+    fs::create_dir_all(&wheel_dir).map_err(|e| Error::io("create", &wheel_dir, e))?;
+    for w in &wheels {
+        let target = wheel_dir.join(&w.wheel.file_name);
+        fs::copy(&w.wheel.path, &target).map_err(|e| Error::io("copy a module wheel into the build context", &target, e))?;
+    }
     let dockerfile = recipe::partition_dockerfile(base_tag, &partition, &release, &hash);
     write_file(&context.path().join("Dockerfile"), &dockerfile, false)?;
     let count = files.len();
     timed(&step, format!("docker build {tag} ({count} files)"), on_event, || {
         docker_build(&tag, context.path(), &format!("image {partition} {release}"))
     })?;
-    Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false })
+    Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false, emulated_packages: emulated })
 }
 
 /// COPY carries directory modes into the image: make them 0755 whatever the umask.

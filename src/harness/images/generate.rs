@@ -54,7 +54,7 @@ pub fn easybuild_name(name: &str) -> String {
 }
 
 /// The wheel/dist-info spelling of a distribution name (PEP 427).
-fn dist_info_name(name: &str) -> String {
+pub(super) fn dist_info_name(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {

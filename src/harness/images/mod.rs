@@ -11,6 +11,7 @@ pub mod data;
 pub mod generate;
 pub mod import;
 mod inspect;
+pub mod module_wheels;
 pub mod overlay;
 pub mod recipe;
 pub mod spider;
@@ -66,6 +67,9 @@ pub struct BuiltImage {
     pub content_hash: String,
     /// True when the image existed and no Docker build ran.
     pub cached: bool,
+    /// Module → its Python packages that are emulated without their code
+    /// (`numpy 1.22.3`): binary packages with no pure-Python wheel.
+    pub emulated_packages: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// An image the project made, as `images list` shows it.

@@ -118,9 +118,12 @@ pub fn site_files(partition: &str, identity: &Identity, releases: &[String], def
 
 /// Dockerfile of a partition layer; the context holds the layer under `root/`.
 pub fn partition_dockerfile(base_tag: &str, partition: &str, release: &str, hash: &str) -> String {
+    let (script, wheel_dir) = (super::module_wheels::SCRIPT, super::module_wheels::WHEEL_DIR);
     format!(
         "FROM {base_tag}\n\
          COPY root/ /\n\
+         COPY module-wheels/ {wheel_dir}/\n\
+         RUN {script} && rm -rf {wheel_dir}\n\
          ENV MODULEPATH_ROOT=/sw/modules \\\n    \
          MODULEPATH={TOP_DIR} \\\n    \
          LMOD_SYSTEM_DEFAULT_MODULES=release/{release} \\\n    \

@@ -26,6 +26,7 @@ fn report(venv: &str, launcher: &str) -> RunReport {
                     launcher: launcher.replace("/ws/alpha/share/pytorch", venv),
                 }),
                 lmod_init: None,
+                notes: Vec::new(),
             }],
             error: None,
         }],

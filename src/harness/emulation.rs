@@ -1,0 +1,55 @@
+//! What an emulated partition could not make real for one cell, said on
+//! that cell: the interpreter behind a `Python/X.Y.Z` module, and module
+//! packages that exist only as metadata.
+
+use std::collections::BTreeMap;
+
+/// The interpreter every image runs (Debian 12's `python3`).
+pub const IMAGE_PYTHON: &str = "3.11";
+
+pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for module in loaded {
+        let Some(version) = module.strip_prefix("Python/") else { continue };
+        let declared: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        if declared != IMAGE_PYTHON {
+            notes.push(format!(
+                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image: pip judged Requires-Python and wheel tags \
+                 for {IMAGE_PYTHON}, not {declared} as on the cluster"
+            ));
+        }
+    }
+    let packages: Vec<String> =
+        loaded.iter().filter_map(|m| emulated.get(m).map(|p| format!("{} ({m})", p.join(", ")))).collect();
+    if !packages.is_empty() {
+        notes.push(format!(
+            "module packages emulated without their code (importing them proves only that the module is loaded): {}",
+            packages.join("; ")
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_interpreter_and_the_emulated_packages_of_loaded_modules() {
+        let loaded: Vec<String> = ["release/23.10", "GCCcore/11.3.0", "Python/3.10.4", "SciPy-bundle/2022.05"].map(String::from).to_vec();
+        let mut emulated = BTreeMap::new();
+        emulated.insert("SciPy-bundle/2022.05".to_string(), vec!["numpy 1.22.3".to_string(), "scipy 1.8.1".to_string()]);
+        emulated.insert("PyTorch/1.13.1".to_string(), vec!["torch 1.13.1".to_string()]);
+        let notes = cell_notes(&loaded, &emulated);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("Python/3.10.4 runs as Debian's CPython 3.11"), "{notes:?}");
+        assert!(notes[0].ends_with("not 3.10 as on the cluster"), "{notes:?}");
+        assert!(notes[1].ends_with("numpy 1.22.3, scipy 1.8.1 (SciPy-bundle/2022.05)"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_matching_interpreter_and_real_packages_need_no_note() {
+        let loaded: Vec<String> = ["Python/3.11.3", "GCC/12.3.0"].map(String::from).to_vec();
+        assert!(cell_notes(&loaded, &BTreeMap::new()).is_empty());
+    }
+}

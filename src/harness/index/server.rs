@@ -1,0 +1,96 @@
+//! The proxy's HTTP side: a small threaded server bound to one address (the
+//! gateway of the run's private network), stopped and joined on drop.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{IndexOptions, Proxy, ProxyLog, Reply};
+use crate::error::{Error, Result};
+
+const WORKERS: usize = 8;
+
+pub struct IndexProxy {
+    addr: SocketAddr,
+    proxy: Arc<Proxy>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl IndexProxy {
+    /// Starts serving on `bind` (port chosen by the system).
+    pub fn start(bind: IpAddr, opts: IndexOptions) -> Result<IndexProxy> {
+        let server = tiny_http::Server::http(SocketAddr::new(bind, 0)).map_err(|e| {
+            Error::environment(format!("start the package index proxy on {bind}"))
+                .with_hint(format!("{e}; the address must belong to this host (the gateway of the run's Docker network)"))
+        })?;
+        let addr = server.server_addr().to_ip().ok_or_else(|| Error::internal("the index proxy listens on no IP address"))?;
+        let server = Arc::new(server);
+        let proxy = Arc::new(Proxy::new(opts));
+        let stop = Arc::new(AtomicBool::new(false));
+        let base = format!("http://{addr}");
+        let workers = (0..WORKERS)
+            .map(|_| {
+                let (server, proxy, stop, base) = (server.clone(), proxy.clone(), stop.clone(), base.clone());
+                std::thread::spawn(move || serve(&server, &proxy, &stop, &base))
+            })
+            .collect();
+        Ok(IndexProxy { addr, proxy, stop, workers })
+    }
+
+    /// `http://addr:port/<cell>/<index>/simple`: the index URL for one cell.
+    pub fn index_url(&self, cell: &str, index: usize) -> String {
+        format!("http://{}/{cell}/{index}/simple", self.addr)
+    }
+
+    pub fn log(&self) -> ProxyLog {
+        self.proxy.log()
+    }
+}
+
+impl Drop for IndexProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, proxy: &Proxy, stop: &AtomicBool, base: &str) {
+    while !stop.load(Ordering::SeqCst) {
+        let request = match server.recv_timeout(Duration::from_millis(200)) {
+            Ok(Some(request)) => request,
+            Ok(None) => continue,
+            Err(_) => return,
+        };
+        let accepts_json = request
+            .headers()
+            .iter()
+            .any(|h| h.field.equiv("Accept") && h.value.as_str().contains(super::upstream::PEP_691_JSON));
+        let reply = if *request.method() == tiny_http::Method::Get || *request.method() == tiny_http::Method::Head {
+            proxy.handle(request.url(), accepts_json, base)
+        } else {
+            Reply::status(405, "only GET\n")
+        };
+        // A client that hung up is not the proxy's problem.
+        let _ = match reply {
+            Reply::Bytes { status, content_type, body } => {
+                request.respond(tiny_http::Response::from_data(body).with_status_code(status).with_header(header(content_type)))
+            }
+            Reply::File { content_type, path } => match std::fs::File::open(&path) {
+                Ok(file) => request.respond(tiny_http::Response::from_file(file).with_header(header(content_type))),
+                Err(e) => request.respond(
+                    tiny_http::Response::from_string(format!("{}: {e}\n", path.display())).with_status_code(500),
+                ),
+            },
+        };
+    }
+}
+
+fn header(content_type: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
+        .unwrap_or_else(|_| tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/octet-stream"[..]).expect("a valid header"))
+}

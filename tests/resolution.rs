@@ -1,0 +1,136 @@
+//! Real resolution: pip in the cells resolves against the real index (PyPI,
+//! as it was on a fixed date) through the run's index proxy, installs real
+//! wheels within the size budget and stand-ins with real metadata above it,
+//! and a second run replays from the cache.
+
+mod common;
+
+use common::*;
+
+/// Every test resolves against PyPI as it was on this date.
+const INDEX_DATE: &str = "2026-01-15";
+
+fn validate_json(args: &[&str], spec: &std::path::Path) -> (i32, serde_json::Value, String) {
+    let out = bin()
+        .args(["validate", "--json", "--exclude-newer", INDEX_DATE])
+        .args(args)
+        .arg(spec)
+        .timeout(std::time::Duration::from_secs(1800))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn kernel<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["partitions"][0]["kernels"].as_array().unwrap().iter().find(|k| k["kernel"] == name).unwrap()
+}
+
+fn first_problem(kernel: &serde_json::Value) -> Option<(String, String)> {
+    kernel["steps"].as_array().unwrap().iter().find(|s| !matches!(s["status"].as_str(), Some("passed") | Some("skipped"))).map(|s| {
+        (s["stage"].as_str().unwrap_or_default().to_string(), s["message"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+fn notes(report: &serde_json::Value) -> Vec<String> {
+    report["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+/// sympy, requests and plotly work for real (the test script computes with
+/// them); the second run needs no index request, the third replays offline.
+#[test]
+fn small_real_packages_work_for_real_and_later_runs_need_no_index() {
+    require_docker();
+    let _serial = container_test_lock();
+    let spec = fixture("specs/real-packages.json");
+    let (code, report, stderr) = validate_json(&["--partition", "alpha"], &spec);
+    assert_eq!(code, 0, "{stderr}");
+    let real = kernel(&report, "real");
+    assert_eq!(first_problem(real), None, "{stderr}");
+    assert!(real["notes"].is_null(), "no stand-ins, no notes: {real}");
+    let run_notes = notes(&report);
+    assert!(run_notes.iter().any(|n| n.starts_with("package index: https://pypi.org/simple")), "{run_notes:?}");
+    assert!(run_notes.iter().any(|n| n.contains(&format!("as it was on {INDEX_DATE} (--exclude-newer)"))), "{run_notes:?}");
+
+    let (code, report, stderr) = validate_json(&["--partition", "alpha"], &spec);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        notes(&report).iter().any(|n| n.starts_with("requests that went to an index this run: 0 ")),
+        "a warm run must not touch the index: {:?}",
+        notes(&report)
+    );
+
+    let (code, report, stderr) = validate_json(&["--partition", "alpha", "--offline"], &spec);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(notes(&report).iter().any(|n| n.contains("replayed from the cache (--offline)")), "{:?}", notes(&report));
+}
+
+/// A pin whose Requires-Python excludes the interpreter fails at pip in pip's
+/// words; a wheel over the budget is installed as a stand-in with its real
+/// metadata, and its cell says so.
+#[test]
+fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
+    require_docker();
+    let _serial = container_test_lock();
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("resolution.json");
+    std::fs::write(
+        &spec,
+        r#"{
+  "modules_by_cluster": { "alpha": "release/23.10 GCC/11.3.0 OpenMPI/4.1.4 Python/3.10.4" },
+  "pip_module_groups": { "jupyter": "ipykernel", "django6": "Django==6.0", "plotly": "plotly" },
+  "kernels": {
+    "too-new": { "name": "Django 6 needs Python 3.12", "pip_dependencies": ["jupyter", "django6"], "check_libs": "django" },
+    "heavy": { "name": "plotly over a 5 MiB budget", "pip_dependencies": ["jupyter", "plotly"], "check_libs": "plotly",
+               "test_script": "python -c 'import plotly; assert plotly.__hpc_kernels_stand_in__'" }
+  }
+}"#,
+    )
+    .unwrap();
+    let (code, report, stderr) = validate_json(&["--partition", "alpha", "--wheel-budget", "5", "--jobs", "2"], &spec);
+    assert_eq!(code, 1, "{stderr}");
+
+    let (stage, message) = first_problem(kernel(&report, "too-new")).expect("Django 6.0 cannot install");
+    assert_eq!(stage, "pip:django6");
+    assert!(message.contains("Requires-Python >=3.12"), "pip's own words: {message}");
+
+    let heavy = kernel(&report, "heavy");
+    assert_eq!(first_problem(heavy), None, "{heavy}");
+    let cell_notes = heavy["notes"].as_array().expect("the cell names its stand-ins");
+    let note = cell_notes[0].as_str().unwrap();
+    assert!(note.starts_with("stand-ins installed (real metadata, no real code"), "{note}");
+    assert!(note.contains("plotly ") && note.contains("-py3-none-any.whl"), "{note}");
+}
+
+/// `--offline` with nothing recorded: an environment error naming the URL.
+#[test]
+fn an_offline_miss_is_an_environment_error_naming_the_url() {
+    require_docker();
+    let _serial = container_test_lock();
+    let cache = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["validate", "--partition", "alpha", "--offline", "--exclude-newer", INDEX_DATE, "--cache-dir"])
+        .arg(cache.path())
+        .arg(fixture("specs/real-packages.json"))
+        .timeout(std::time::Duration::from_secs(900))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("https://pypi.org/simple/ipykernel/: not in the cache (--offline)"), "{stderr}");
+    assert!(stderr.contains("hint: run once without --offline"), "{stderr}");
+}
+
+/// Flags that make no sense are refused before anything runs.
+#[rstest::rstest]
+#[case(&["--exclude-newer", "yesterday"], "--exclude-newer")]
+#[case(&["--index-map", "https://a"], "--index-map")]
+#[case(&["--index-map", "*=https://a"], "--index-map")]
+#[case(&["--wheels", "some"], "--wheels")]
+fn bad_index_flags_are_usage_errors(#[case] args: &[&str], #[case] named: &str) {
+    let out = bin().arg("validate").args(args).arg(fixture("specs/real-packages.json")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(named), "{stderr}");
+}
