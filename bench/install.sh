@@ -12,7 +12,8 @@
 # a and b do not. Prints one table of medians and ratios (to a).
 #
 #   bench/install.sh [path/to/hpc-kernels]     default: cargo build --release
-#   RUNS=5 PACKAGES="ipykernel requests" bench/install.sh
+#   RUNS=5 KERNELS=2 PACKAGES="ipykernel requests" bench/install.sh
+# KERNELS=2 installs two kernels of the same packages (two venvs) per run.
 #
 # Needs Lmod, python3 with venv, network once (the wheelhouse is downloaded into
 # a temporary directory), and uv on PATH or in the tools venv for d. Uses
@@ -29,6 +30,8 @@ if [[ -z $bin ]]; then
 fi
 bin=$(realpath "$bin")
 runs=${RUNS:-3}
+kernels=${KERNELS:-1}
+[[ $kernels == 1 || $kernels == 2 ]] || { echo "bench: KERNELS is 1 or 2" >&2; exit 2; }
 packages=${PACKAGES:-ipykernel ipywidgets requests beautifulsoup4 plotly sympy}
 python=$(command -v "${PYTHON:-python3}")
 cache=${HPC_KERNELS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpc-kernels}
@@ -41,7 +44,7 @@ fi
 
 root=$(mktemp -d /tmp/hpc-kernels-bench-install.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-echo "bench: $runs runs each, packages: $packages; $(nproc) cores; work in $root"
+echo "bench: $runs runs each, $kernels kernel(s) of: $packages; $(nproc) cores; work in $root"
 
 # The module tree: a sticky release and Demo/1.0, as the host tests make it.
 mkdir -p "$root/modules/release" "$root/modules/Demo" "$root/sw/demo_pkg"
@@ -73,11 +76,13 @@ export PIP_CONFIG_FILE=/dev/null PIP_INDEX_URL=$index PIP_DISABLE_PIP_VERSION_CH
 unset PIP_FIND_LINKS PIP_EXTRA_INDEX_URL
 
 read -r -a pkgs <<<"$packages"
+kernel_json() { echo "\"$1\": { \"name\": \"$1\", \"module_load\": [\"Demo/1.0\"], \"pip_dependencies\": [\"jupyter\", \"extra\"], \"check_libs\": \"demo_pkg ipykernel\" }"; }
+kernel_entries=$(kernel_json demo)
+((kernels == 2)) && kernel_entries="$kernel_entries, $(kernel_json demo2)"
 cat >"$root/spec.json" <<EOF
 { "modules_by_cluster": { "bench": "release/23.10" },
   "pip_module_groups": { "jupyter": "ipykernel", "extra": "${pkgs[*]:1}" },
-  "kernels": { "demo": { "name": "Demo", "module_load": ["Demo/1.0"], "pip_dependencies": ["jupyter", "extra"],
-                         "check_libs": "demo_pkg ipykernel" } } }
+  "kernels": { $kernel_entries } }
 EOF
 
 # One method's run in workspace $ws (the caches live in it: cold means empty).
@@ -90,19 +95,21 @@ export HOME=$ws/home PIP_CACHE_DIR=$ws/cache/pip UV_CACHE_DIR=$ws/cache/uv
 mkdir -p "$HOME"
 case $method in
 a | b)
-    module purge && module load release/23.10 Demo/1.0
-    venv=$ws/venv
-    [[ -d $venv ]] || "$PYTHON" -m venv --system-site-packages "$venv"
-    if [[ $method == a ]]; then
-        for p in $PACKAGES; do
-            "$venv/bin/python" -m pip list 2>/dev/null | grep -qi "^$p " || "$venv/bin/python" -m pip install -q "$p"
-        done
-    else
-        # shellcheck disable=SC2086
-        "$venv/bin/python" -m pip install -q $PACKAGES
-    fi
-    mkdir -p "$HOME/kernels/demo"
-    printf '{"argv": ["%s/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Demo", "language": "python"}\n' "$venv" >"$HOME/kernels/demo/kernel.json"
+    for ((k = 1; k <= KERNELS; k++)); do
+        module purge && module load release/23.10 Demo/1.0
+        venv=$ws/venv-$k
+        [[ -d $venv ]] || "$PYTHON" -m venv --system-site-packages "$venv"
+        if [[ $method == a ]]; then
+            for p in $PACKAGES; do
+                "$venv/bin/python" -m pip list 2>/dev/null | grep -qi "^$p " || "$venv/bin/python" -m pip install -q "$p"
+            done
+        else
+            # shellcheck disable=SC2086
+            "$venv/bin/python" -m pip install -q $PACKAGES
+        fi
+        mkdir -p "$HOME/kernels/demo-$k"
+        printf '{"argv": ["%s/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Demo", "language": "python"}\n' "$venv" >"$HOME/kernels/demo-$k/kernel.json"
+    done
     ;;
 c | d)
     installer=pip
@@ -114,7 +121,7 @@ c | d)
 esac
 EOF
 chmod +x "$root/method.sh"
-export BIN=$bin SPEC=$root/spec.json PYTHON=$python PACKAGES=$packages INDEX=$index
+export BIN=$bin SPEC=$root/spec.json PYTHON=$python PACKAGES=$packages INDEX=$index KERNELS=$kernels
 
 aside=$root/aside
 mkdir -p "$aside"
@@ -158,7 +165,7 @@ label() {
     esac
 }
 echo
-printf '%-38s %10s %10s %12s %12s\n' "method ($runs runs, medians)" "cold s" "warm s" "cold vs a" "warm vs a"
+printf '%-38s %10s %10s %12s %12s\n' "method ($kernels kernel(s), $runs runs, medians)" "cold s" "warm s" "cold vs a" "warm vs a"
 for m in "${methods[@]}"; do
     printf '%-38s %10s %10s %11sx %11sx\n' "$m  $(label "$m")" "${median[$m-cold]}" "${median[$m-warm]}" \
         "$(awk -v a="${median[a-cold]}" -v x="${median[$m-cold]}" 'BEGIN { printf "%.1f", a / x }')" \

@@ -2,6 +2,7 @@
 # Times the full example matrix (3 partitions × 2 kernels): cold (no images,
 # no rootfs or wheel cache) and warm (everything cached). Prints both.
 #   bench/validate.sh [SPEC]        default: fixtures/specs/example.json
+#   INSTALLER=uv bench/validate.sh  the installs in the containers use uv (default pip)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 3
 spec=${1:-fixtures/specs/example.json}
@@ -17,13 +18,13 @@ remove_images() {
 run() {
   local start end
   start=$EPOCHREALTIME
-  "$bin" validate "$spec" --cache-dir "$cache" --junit "$cache/results.xml" >"$cache/$1.out" 2>"$cache/$1.err"
+  "$bin" validate "$spec" --installer "${INSTALLER:-pip}" --cache-dir "$cache" --junit "$cache/results.xml" >"$cache/$1.out" 2>"$cache/$1.err"
   local code=$?
   end=$EPOCHREALTIME
   printf '%-5s %7.1f s  (exit %d)\n' "$1" "$(awk "BEGIN { print $end - $start }")" "$code"
 }
 
-echo "benchmark: $spec, $(nproc) cores"
+echo "benchmark: $spec, installer ${INSTALLER:-pip}, $(nproc) cores"
 remove_images
 run cold
 run warm

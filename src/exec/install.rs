@@ -308,7 +308,10 @@ impl<'a> KernelRun<'a> {
             return None;
         }
         self.result.kernelspec_dir = Some(dir.to_string_lossy().into_owned());
-        self.result.kernelspec = Some(rendered.files());
+        let mut files = rendered.files();
+        // What is installed, every partition's entry included.
+        files.kernel_json = fs::read_to_string(dir.join("kernel.json")).unwrap_or(files.kernel_json);
+        self.result.kernelspec = Some(files);
         let why = format!(
             "reused: unchanged since the install of {installed_at} (spec, modules, venv and kernelspec verified); --recheck runs it again"
         );

@@ -261,7 +261,8 @@ pub struct Mounts {
     pub home_volume: Option<String>,
     /// uv, mounted beside the binary: installs use `--installer uv`.
     pub uv: Option<PathBuf>,
-    /// pip's and uv's download cache on the host, mounted writable.
+    /// pip's and uv's download cache on the host, mounted writable into
+    /// cells that install from a mounted wheelhouse (not the proxy's).
     pub install_cache: Option<PathBuf>,
 }
 
@@ -313,6 +314,10 @@ pub fn run_kernel(
     let mut all_labels = labels;
     all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
     all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
+    // Behind the run's index proxy every URL names the run and the cell, so a
+    // download cache would never hit (and would hide requests from the
+    // proxy's log); the proxy caches on the host instead.
+    let install_cache = mounts.install_cache.as_ref().filter(|_| packages.network.is_none());
     let spec = ContainerSpec {
         image: target.image.to_string(),
         fqdn,
@@ -324,7 +329,7 @@ pub fn run_kernel(
         .chain(mounts.uv.iter().map(|uv| (uv.clone(), super::uv::UV_IN_CONTAINER.to_string())))
         .chain(packages.mounts.iter().cloned())
         .collect(),
-        writable: mounts.install_cache.iter().map(|c| (c.clone(), CACHE_IN_CONTAINER.to_string())).collect(),
+        writable: install_cache.iter().map(|c| ((*c).clone(), CACHE_IN_CONTAINER.to_string())).collect(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
         labels: all_labels,
         network: packages.network.clone(),
@@ -359,7 +364,7 @@ pub fn run_kernel(
     if mounts.uv.is_some() {
         argv.extend(["--installer".to_string(), "uv".to_string()]);
     }
-    if mounts.install_cache.is_some() {
+    if install_cache.is_some() {
         argv.extend(["--cache-dir".to_string(), CACHE_IN_CONTAINER.to_string()]);
     }
     let mut report: Option<RunReport> = None;
