@@ -315,9 +315,15 @@ pub fn run_kernel(
     all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
     all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
     // Behind the run's index proxy every URL names the run and the cell, so a
-    // download cache would never hit (and would hide requests from the
-    // proxy's log); the proxy caches on the host instead.
+    // download cache kept across runs would never hit; the proxy caches on the
+    // host instead. There uv's cache goes into the run's shared volume, beside
+    // the venvs, so that uv hard-links from it instead of copying every file.
     let install_cache = mounts.install_cache.as_ref().filter(|_| packages.network.is_none());
+    let cache_dir = match (install_cache, &mounts.home_volume) {
+        (Some(_), _) => Some(CACHE_IN_CONTAINER.to_string()),
+        (None, Some(_)) if mounts.uv.is_some() => Some(format!("{}/hpc-kernels-cache", super::shared_home::MOUNT_POINT)),
+        (None, _) => None,
+    };
     let spec = ContainerSpec {
         image: target.image.to_string(),
         fqdn,
@@ -364,8 +370,8 @@ pub fn run_kernel(
     if mounts.uv.is_some() {
         argv.extend(["--installer".to_string(), "uv".to_string()]);
     }
-    if install_cache.is_some() {
-        argv.extend(["--cache-dir".to_string(), CACHE_IN_CONTAINER.to_string()]);
+    if let Some(dir) = cache_dir {
+        argv.extend(["--cache-dir".to_string(), dir]);
     }
     let mut report: Option<RunReport> = None;
     let mut other = String::new();
