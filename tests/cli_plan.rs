@@ -125,7 +125,7 @@ fn with_uv_on_path_the_plan_uses_it_and_its_script_passes_shellcheck() {
     let table = uv_plan(dir.path(), "").success().get_output().stdout.clone();
     let table = String::from_utf8(table).unwrap();
     assert!(table.contains("installer uv"), "{table}");
-    assert!(table.contains("uv venv --python python3 --system-site-packages /ws/romeo/"), "{table}");
+    assert!(table.contains("uv venv --python python3 --system-site-packages --allow-existing /ws/romeo/"), "{table}");
     assert!(table.contains("uv pip install --python /ws/romeo/"), "{table}");
     assert!(table.contains("--index-strategy unsafe-best-match"), "{table}");
 

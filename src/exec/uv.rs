@@ -38,6 +38,7 @@ pub(super) fn venv_argv(python: &Path, venv: &Path) -> Vec<String> {
         "--python".into(),
         python.to_string_lossy().into_owned(),
         "--system-site-packages".into(),
+        "--allow-existing".into(),
         venv.to_string_lossy().into_owned(),
     ]
 }

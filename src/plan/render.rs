@@ -25,7 +25,7 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
             format!("module purge && module load {}", join(modules))
         }
         Action::CreateVenv { python, path } if kp.installer == Installer::Uv => {
-            format!("uv venv --python {} --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
+            format!("uv venv --python {} --system-site-packages --allow-existing {}", quote(python), quote(&path.to_string_lossy()))
         }
         Action::CreateVenv { python, path } => {
             format!("{} -m venv --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
