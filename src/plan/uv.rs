@@ -9,7 +9,7 @@
 //! under `--index-strategy unsafe-best-match`, which is what pip does.
 
 /// Adds and removes the stand-ins (run by the venv's python).
-pub const STAND_INS_PY: &str = include_str!("uv_stubs.py");
+pub const STAND_INS_PY: &str = include_str!("uv_stand_ins.py");
 
 use crate::spec::pip_option_takes_value as option_takes_value;
 
@@ -37,7 +37,10 @@ pub fn translate(args: &[String]) -> UvArgs {
         }
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) if arg.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ if !arg.starts_with("--") && arg.len() > 2 => (arg[..2].to_string(), Some(arg[2..].to_string())),
+            _ if !arg.starts_with("--") && arg.len() > 2 => match (arg.get(..2), arg.get(2..)) {
+                (Some(name), Some(value)) => (name.to_string(), Some(value.to_string())),
+                _ => (arg.clone(), None),
+            },
             _ => (arg.clone(), None),
         };
         let takes_value = option_takes_value(&name).unwrap_or(false);
@@ -102,6 +105,12 @@ mod tests {
         let t = translate(&words(pip));
         assert_eq!(t.args, words(&format!("--index-strategy unsafe-best-match {uv}")));
         assert!(t.dropped.is_empty());
+    }
+
+    #[test]
+    fn odd_options_pass_through_without_panicking() {
+        let t = translate(&words("-é -ihttps://x a"));
+        assert_eq!(t.args, words("--index-strategy unsafe-best-match -é --index-url https://x a"));
     }
 
     #[test]
