@@ -1,33 +1,60 @@
 #!/usr/bin/env bash
-# Times the full example matrix (3 partitions × 2 kernels): cold (no images,
-# no rootfs or wheel cache) and warm (everything cached). Prints both.
-#   bench/validate.sh [SPEC]        default: fixtures/specs/example.json
-#   INSTALLER=uv bench/validate.sh  the installs in the containers use uv (default pip)
+# Times a validate matrix (default: the example, 3 partitions × 2 kernels)
+# cold (no images, empty cache: rootfs, module code, index) and warm, and
+# what real resolution costs: the same warm run with every wheel a stand-in
+# (`--wheels metadata`: resolution only) and with the generated wheelhouse
+# (`--wheels synthetic`: no resolution at all). Prints one table.
+#   bench/validate.sh [SPEC] [--warm-only]
+# --warm-only keeps the images and the user's cache (no cold run).
+# INSTALLER=uv: the installs in the containers use uv (default pip).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 3
-spec=${1:-fixtures/specs/example.json}
+spec=fixtures/specs/example.json
+warm_only=false
+for arg in "$@"; do
+  case $arg in
+    --warm-only) warm_only=true ;;
+    *) spec=$arg ;;
+  esac
+done
 cargo build --release --quiet || exit 3
 bin=target/release/hpc-kernels
-cache=$(mktemp -d /tmp/hpc-kernels-bench.XXXXXX)
-trap 'rm -rf "$cache"' EXIT
+if $warm_only; then
+  cache=${HPC_KERNELS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpc-kernels}
+  out=$(mktemp -d /tmp/hpc-kernels-bench.XXXXXX)
+  scratch=$out
+else
+  cache=$(mktemp -d /tmp/hpc-kernels-bench.XXXXXX)
+  out=$cache
+  scratch=$cache
+fi
+trap 'rm -rf "$scratch"' EXIT
+index=(--exclude-newer 2026-01-15 --index-map https://download.pytorch.org/whl/cpu=https://pypi.org/simple)
 
 remove_images() {
   docker images --filter label=org.hpc-kernels.managed --format '{{.ID}}' | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
 }
 
+rows=()
 run() {
-  local start end
+  local name=$1 start end code requests
+  shift
   start=$EPOCHREALTIME
-  "$bin" validate "$spec" --installer "${INSTALLER:-pip}" --cache-dir "$cache" --junit "$cache/results.xml" >"$cache/$1.out" 2>"$cache/$1.err"
-  local code=$?
+  "$bin" validate "$spec" --installer "${INSTALLER:-pip}" --cache-dir "$cache" --junit "$out/$name.xml" "$@" >"$out/$name.out" 2>"$out/$name.err"
+  code=$?
   end=$EPOCHREALTIME
-  printf '%-5s %7.1f s  (exit %d)\n' "$1" "$(awk "BEGIN { print $end - $start }")" "$code"
+  requests=$(grep -o 'requests that went to an index this run: [0-9]*' "$out/$name.out" | grep -o '[0-9]*$' || true)
+  rows+=("$(printf '%-22s %8.1f s   exit %d   index requests %s' "$name" "$(awk "BEGIN { print $end - $start }")" "$code" "${requests:--}")")
 }
 
 echo "benchmark: $spec, installer ${INSTALLER:-pip}, $(nproc) cores"
-remove_images
-run cold
-run warm
-run warm2
-echo "matrix (warm):"
-cat "$cache/warm.out"
+if ! $warm_only; then
+  remove_images
+  run "cold (budget)" "${index[@]}"
+fi
+run "warm (budget)" "${index[@]}"
+run "warm, metadata only" "${index[@]}" --wheels metadata
+run "warm, synthetic" --wheels synthetic
+printf '%s\n' "${rows[@]}"
+echo "matrix (warm, budget):"
+cat "$out/warm (budget).out"

@@ -2,7 +2,8 @@
 //!
 //! Data flow (see README "Architecture"):
 //! `spec` → `plan` (pure) → `exec` (the only place that spawns processes)
-//! → `kernelspec` → `report`; `harness` is the only place that talks to Docker.
+//! → `kernelspec` → `report`; `harness` is the only place that talks to Docker;
+//! `slurm` runs the same installs as Slurm jobs (through `exec::slurm`).
 
 pub mod cli;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod paths;
 pub mod plan;
 pub mod report;
 pub mod shard;
+pub mod slurm;
 pub mod spec;
 
 pub use error::{Error, ExitCode};

@@ -7,9 +7,6 @@ mod common;
 
 use common::*;
 
-/// Every test resolves against PyPI as it was on this date.
-const INDEX_DATE: &str = "2026-01-15";
-
 fn validate_json(args: &[&str], spec: &std::path::Path) -> (i32, serde_json::Value, String) {
     let out = bin()
         .args(["validate", "--json", "--exclude-newer", INDEX_DATE])
@@ -27,9 +24,11 @@ fn kernel<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
     report["partitions"][0]["kernels"].as_array().unwrap().iter().find(|k| k["kernel"] == name).unwrap()
 }
 
-fn first_problem(kernel: &serde_json::Value) -> Option<(String, String)> {
+/// The first stage with a problem: its name, message and log.
+fn first_problem(kernel: &serde_json::Value) -> Option<(String, String, String)> {
     kernel["steps"].as_array().unwrap().iter().find(|s| !matches!(s["status"].as_str(), Some("passed") | Some("skipped"))).map(|s| {
-        (s["stage"].as_str().unwrap_or_default().to_string(), s["message"].as_str().unwrap_or_default().to_string())
+        let text = |key: &str| s[key].as_str().unwrap_or_default().to_string();
+        (text("stage"), text("message"), text("log"))
     })
 }
 
@@ -48,7 +47,9 @@ fn small_real_packages_work_for_real_and_later_runs_need_no_index() {
     assert_eq!(code, 0, "{stderr}");
     let real = kernel(&report, "real");
     assert_eq!(first_problem(real), None, "{stderr}");
-    assert!(real["notes"].is_null(), "no stand-ins, no notes: {real}");
+    let cell_notes: Vec<&str> = real["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(cell_notes.iter().all(|n| !n.starts_with("stand-ins installed")), "no stand-ins: {cell_notes:?}");
+    assert!(cell_notes.iter().any(|n| n.starts_with("Python/3.10.4 runs as Debian's CPython 3.11")), "{cell_notes:?}");
     let run_notes = notes(&report);
     assert!(run_notes.iter().any(|n| n.starts_with("package index: https://pypi.org/simple")), "{run_notes:?}");
     assert!(run_notes.iter().any(|n| n.contains(&format!("as it was on {INDEX_DATE} (--exclude-newer)"))), "{run_notes:?}");
@@ -68,7 +69,8 @@ fn small_real_packages_work_for_real_and_later_runs_need_no_index() {
 
 /// A pin whose Requires-Python excludes the interpreter fails at pip in pip's
 /// words; a wheel over the budget is installed as a stand-in with its real
-/// metadata, and its cell says so.
+/// metadata, and its cell says so; a release with wheels for CPython 3.10
+/// only (the module's Python) is chosen as on the cluster, as a stand-in.
 #[test]
 fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
     require_docker();
@@ -79,11 +81,13 @@ fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
         &spec,
         r#"{
   "modules_by_cluster": { "alpha": "release/23.10 GCC/11.3.0 OpenMPI/4.1.4 Python/3.10.4" },
-  "pip_module_groups": { "jupyter": "ipykernel", "django6": "Django==6.0", "plotly": "plotly" },
+  "pip_module_groups": { "jupyter": "ipykernel", "django6": "Django==6.0", "plotly": "plotly", "torchvision": "torchvision==0.14.1" },
   "kernels": {
     "too-new": { "name": "Django 6 needs Python 3.12", "pip_dependencies": ["jupyter", "django6"], "check_libs": "django" },
     "heavy": { "name": "plotly over a 5 MiB budget", "pip_dependencies": ["jupyter", "plotly"], "check_libs": "plotly",
-               "test_script": "python -c 'import plotly; assert plotly.__hpc_kernels_stand_in__'" }
+               "test_script": "python -c 'import plotly; assert plotly.__hpc_kernels_stand_in__'" },
+    "cp310-only": { "name": "torchvision for the module's torch", "module_load": ["PyTorch/1.13.1"],
+                    "pip_dependencies": ["jupyter", "torchvision"], "check_libs": "torchvision" }
   }
 }"#,
     )
@@ -91,16 +95,38 @@ fn requires_python_decides_and_heavy_wheels_are_named_stand_ins() {
     let (code, report, stderr) = validate_json(&["--partition", "alpha", "--wheel-budget", "5", "--jobs", "2"], &spec);
     assert_eq!(code, 1, "{stderr}");
 
-    let (stage, message) = first_problem(kernel(&report, "too-new")).expect("Django 6.0 cannot install");
+    let (stage, message, log) = first_problem(kernel(&report, "too-new")).expect("Django 6.0 cannot install");
     assert_eq!(stage, "pip:django6");
-    assert!(message.contains("Requires-Python >=3.12"), "pip's own words: {message}");
+    assert!(message.contains("No matching distribution found for Django==6.0"), "{message}");
+    assert!(log.contains("Requires-Python >=3.12"), "pip's own words: {log}");
 
     let heavy = kernel(&report, "heavy");
     assert_eq!(first_problem(heavy), None, "{heavy}");
-    let cell_notes = heavy["notes"].as_array().expect("the cell names its stand-ins");
-    let note = cell_notes[0].as_str().unwrap();
-    assert!(note.starts_with("stand-ins installed (real metadata, no real code"), "{note}");
+    let note = stand_in_note(heavy);
     assert!(note.contains("plotly ") && note.contains("-py3-none-any.whl"), "{note}");
+
+    let cp310 = kernel(&report, "cp310-only");
+    assert_eq!(first_problem(cp310), None, "{cp310}");
+    let note = stand_in_note(cp310);
+    assert!(
+        note.contains("torchvision 0.14.1 (torchvision-0.14.1-cp310-cp310-manylinux1_x86_64.whl")
+            && note.contains("offered as torchvision-0.14.1-cp311-cp311-manylinux1_x86_64.whl"),
+        "{note}"
+    );
+    let notes: Vec<&str> = cp310["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(notes.iter().any(|n| n.starts_with("Python/3.10.4 runs as Debian's CPython 3.11")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with("module packages not as built on the cluster") && n.contains("torch 1.13.1 (import only) (PyTorch/1.13.1)")), "{notes:?}");
+}
+
+/// The cell's note naming its stand-ins.
+fn stand_in_note(kernel: &serde_json::Value) -> String {
+    let notes = kernel["notes"].as_array().unwrap_or_else(|| panic!("the cell names its stand-ins: {kernel}"));
+    notes
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.starts_with("stand-ins installed (real metadata, no real code"))
+        .unwrap_or_else(|| panic!("no stand-in note: {notes:?}"))
+        .to_string()
 }
 
 /// `--offline` with nothing recorded: an environment error naming the URL.

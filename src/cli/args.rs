@@ -392,7 +392,8 @@ pub struct CertifyArgs {
     /// Compare with this release, e.g. 23.10.
     #[arg(long, value_name = "R")]
     pub against: Option<String>,
-    /// Partitions (comma-separated or repeated); default: all emulated ones.
+    /// Partitions (comma-separated or repeated); default: all emulated ones (with
+    /// --slurm: the spec's modules_by_cluster keys).
     #[arg(long = "partition", short, value_delimiter = ',', value_name = "P")]
     pub partitions: Vec<String>,
     /// Only these kernels (repeatable).
@@ -402,10 +403,10 @@ pub struct CertifyArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Installs running at once; default: the number of CPUs.
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "slurm")]
     pub jobs: Option<usize>,
     /// Cache for the rootfs and wheels.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "slurm")]
     pub cache_dir: Option<PathBuf>,
     /// Exit 1 when a kernel was skipped on a partition (nothing of it ran).
     #[arg(long)]
@@ -416,4 +417,31 @@ pub struct CertifyArgs {
     pub installer: InstallerChoice,
     #[command(flatten)]
     pub packages: PackageArgs,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+/// `certify --slurm`: the real partitions, one Slurm job each.
+#[derive(Args, Debug, Clone)]
+pub struct SlurmArgs {
+    /// Certify on the real partitions: one Slurm job per partition runs
+    /// `hpc-kernels install` on a compute node (run this on a login node; --out,
+    /// the spec and this binary must be on a file system the nodes share).
+    /// Default partitions: the spec's modules_by_cluster keys.
+    #[arg(long)]
+    pub slurm: bool,
+    /// Extra sbatch arguments for every job, e.g. "--account=p_ml --time=02:00:00".
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true, requires = "slurm")]
+    pub sbatch_args: Option<String>,
+    /// Submit partition P's job to Slurm partition S (repeatable; default: the same name).
+    #[arg(long = "slurm-partition", value_name = "P=S", requires = "slurm")]
+    pub slurm_partitions: Vec<String>,
+    /// Package index for pip groups that name none, passed to each job's install
+    /// (with --index-map FROM=TO, also passed on: e.g. a site mirror for compute
+    /// nodes without internet).
+    #[arg(long, value_name = "URL", requires = "slurm")]
+    pub index_url: Option<String>,
+    /// Seconds between two `scontrol show job` queries.
+    #[arg(long, value_name = "SECS", default_value_t = 5, requires = "slurm")]
+    pub poll: u64,
 }

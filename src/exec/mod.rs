@@ -9,6 +9,7 @@ pub mod lock;
 pub mod process;
 mod reuse;
 pub mod signals;
+pub mod slurm;
 pub mod uv;
 
 pub use install::{install, ExecOptions, Timeouts};

@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 /// The interpreter every image runs (Debian 12's `python3`).
 pub const IMAGE_PYTHON: &str = "3.11";
 
+/// [`IMAGE_PYTHON`] as numbers.
+pub fn image_python() -> (u64, u64) {
+    (3, 11)
+}
+
 pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut notes = Vec::new();
     for module in loaded {
@@ -14,8 +19,9 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -
         let declared: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
         if declared != IMAGE_PYTHON {
             notes.push(format!(
-                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image: pip judged Requires-Python and wheel tags \
-                 for {IMAGE_PYTHON}, not {declared} as on the cluster"
+                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image; the index was presented to pip as \
+                 CPython {declared} sees it (Requires-Python and wheel tags decide as on the cluster), a release \
+                 with wheels for {declared} only becomes a stand-in, and the code runs on {IMAGE_PYTHON}"
             ));
         }
     }
@@ -23,7 +29,7 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>) -
         loaded.iter().filter_map(|m| emulated.get(m).map(|p| format!("{} ({m})", p.join(", ")))).collect();
     if !packages.is_empty() {
         notes.push(format!(
-            "module packages emulated without their code (importing them proves only that the module is loaded): {}",
+            "module packages not as built on the cluster (no build for the image's interpreter): {}",
             packages.join("; ")
         ));
     }
@@ -38,13 +44,13 @@ mod tests {
     fn names_the_interpreter_and_the_emulated_packages_of_loaded_modules() {
         let loaded: Vec<String> = ["release/23.10", "GCCcore/11.3.0", "Python/3.10.4", "SciPy-bundle/2022.05"].map(String::from).to_vec();
         let mut emulated = BTreeMap::new();
-        emulated.insert("SciPy-bundle/2022.05".to_string(), vec!["numpy 1.22.3".to_string(), "scipy 1.8.1".to_string()]);
+        emulated.insert("SciPy-bundle/2022.05".to_string(), vec!["numpy 1.22.3 (runs the code of 1.23.2)".to_string(), "scipy 1.8.1 (runs the code of 1.9.2)".to_string()]);
         emulated.insert("PyTorch/1.13.1".to_string(), vec!["torch 1.13.1".to_string()]);
         let notes = cell_notes(&loaded, &emulated);
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].starts_with("Python/3.10.4 runs as Debian's CPython 3.11"), "{notes:?}");
-        assert!(notes[0].ends_with("not 3.10 as on the cluster"), "{notes:?}");
-        assert!(notes[1].ends_with("numpy 1.22.3, scipy 1.8.1 (SciPy-bundle/2022.05)"), "{notes:?}");
+        assert!(notes[0].contains("presented to pip as CPython 3.10 sees it"), "{notes:?}");
+        assert!(notes[1].ends_with("numpy 1.22.3 (runs the code of 1.23.2), scipy 1.8.1 (runs the code of 1.9.2) (SciPy-bundle/2022.05)"), "{notes:?}");
     }
 
     #[test]

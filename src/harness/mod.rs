@@ -10,6 +10,7 @@ pub mod packages;
 pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
+pub mod slurm;
 pub mod uv;
 pub mod validate;
 pub mod index;

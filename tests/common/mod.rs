@@ -6,6 +6,11 @@ use std::process::Command;
 
 pub const LMOD_INIT: &str = "/usr/share/lmod/lmod/init/bash";
 
+/// Container tests resolve against PyPI as it was on this date (`--exclude-newer`),
+/// so their verdicts do not change when the index does.
+#[allow(dead_code)]
+pub const INDEX_DATE: &str = "2026-01-15";
+
 /// How to leave out the tests that need Docker or Lmod so that the runner
 /// reports them as skipped (a test never passes without having run).
 pub const SKIP_HINT: &str = "run `cargo nextest run --profile no-containers` to leave the Docker and Lmod tests out; \

@@ -219,8 +219,8 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
     let wheel_dir = context.path().join("module-wheels");
     fs::create_dir_all(&wheel_dir).map_err(|e| Error::io("create", &wheel_dir, e))?;
     for w in &wheels {
-        let target = wheel_dir.join(&w.wheel.file_name);
-        fs::copy(&w.wheel.path, &target).map_err(|e| Error::io("copy a module wheel into the build context", &target, e))?;
+        let target = wheel_dir.join(&w.code.wheel.file_name);
+        fs::copy(&w.code.wheel.path, &target).map_err(|e| Error::io("copy a module wheel into the build context", &target, e))?;
     }
     let dockerfile = recipe::partition_dockerfile(base_tag, &partition, &release, &hash);
     write_file(&context.path().join("Dockerfile"), &dockerfile, false)?;

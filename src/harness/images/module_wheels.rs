@@ -1,9 +1,17 @@
-//! Real code for the Python packages that modules provide, wherever PyPI has
-//! a pure-Python wheel of the exact version the module ships (`decorator`,
-//! `requests`, `mpmath` …): unpacked over the emulated package at image
-//! build time, so a venv package that imports it gets the real thing, as on
-//! the cluster. Binary packages (numpy, torch …) stay emulated: a dist-info
-//! with the real metadata and an `__init__` that only carries the version.
+//! Real code for the Python packages that modules provide, unpacked over the
+//! emulated package at image build, so a venv package that imports one gets
+//! working code, as on the cluster:
+//!
+//! * a pure-Python wheel of the exact version the module ships (`decorator`,
+//!   `requests`, `mpmath` …): the real thing, dist-info and all;
+//! * for a binary package built for the module's Python (numpy 1.22.3 has no
+//!   build for the images' CPython 3.11), the code of the nearest later
+//!   release of the same major version that has one (numpy 1.23.x), under
+//!   the module's own dist-info, whose version and metadata stay those of the
+//!   module. Each cell that loads such a module says so.
+//!
+//! What has neither (torch, tensorflow: far over the size limit) keeps an
+//! `__init__` that only carries the version.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +20,11 @@ use super::generate::{dist_info_name, install_root, Content, LayerFile};
 use super::overlay::Overlay;
 use super::spider::Tree;
 use crate::error::{Error, Result};
-use crate::harness::index::{self, PureWheel};
+use crate::harness::index::{self, CodeWheel};
+
+/// Larger builds (torch, tensorflow) are not worth their download: their
+/// module packages stay import-only.
+const CODE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Where the layer's install script lives, and where the wheels are copied.
 pub const SCRIPT: &str = "/opt/hpc-kernels/module-wheels.sh";
@@ -25,7 +37,7 @@ pub struct ModuleWheel {
     pub dist: String,
     pub version: String,
     pub import_top: String,
-    pub wheel: PureWheel,
+    pub code: CodeWheel,
 }
 
 /// What a partition's modules provide: real code, and what stays emulated.
@@ -42,7 +54,7 @@ pub fn collect(
     tree: &Tree,
     overlay: &Overlay,
     cache_dir: &Path,
-    found: &mut BTreeMap<(String, String), Option<PureWheel>>,
+    found: &mut BTreeMap<(String, String), Option<CodeWheel>>,
 ) -> Result<ModulePackages> {
     let mut out = Vec::new();
     let mut emulated: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -53,18 +65,23 @@ pub fn collect(
             let version = package.version.as_deref().or(module.version.as_deref()).unwrap_or("0").to_string();
             let key = (package.name.clone(), version.clone());
             if !found.contains_key(&key) {
-                let wheel = index::pure_python_wheel(&cache_dir.join("index"), &package.name, &version).map_err(|why| {
+                let python = crate::harness::emulation::image_python();
+                let wheel = index::module_code_wheel(&cache_dir.join("index"), &package.name, &version, python, CODE_LIMIT).map_err(|why| {
                     Error::environment(format!("fetch the real code of {} {version} (module {}) from PyPI", package.name, module.full))
                         .with_hint(format!("{why}; the images need PyPI once, later builds use the cache"))
                 })?;
                 found.insert(key.clone(), wheel);
             }
             match found[&key].clone() {
-                Some(wheel) => {
+                Some(code) => {
+                    if !code.exact {
+                        let what = format!("{} {version} (runs the code of {})", package.name, code.code_version);
+                        emulated.entry(module.full.clone()).or_default().push(what);
+                    }
                     let import_top = package.import_name().split('.').next().unwrap_or_default().to_string();
-                    out.push(ModuleWheel { site: site.clone(), dist: package.name.clone(), version, import_top, wheel });
+                    out.push(ModuleWheel { site: site.clone(), dist: package.name.clone(), version, import_top, code });
                 }
-                None => emulated.entry(module.full.clone()).or_default().push(format!("{} {version}", package.name)),
+                None => emulated.entry(module.full.clone()).or_default().push(format!("{} {version} (import only)", package.name)),
             }
         }
     }
@@ -80,17 +97,22 @@ fn quote(text: &str) -> String {
 /// The layer's script that replaces each emulated package by its wheel's
 /// files; it names every wheel's sha256, so the image hash covers them.
 pub fn install_script(wheels: &[ModuleWheel]) -> LayerFile {
-    let mut text = String::from("#!/bin/sh\n# Real code of module-provided packages (pure-Python wheels from PyPI).\nset -eu\n");
+    let mut text = String::from("#!/bin/sh\n# Code of module-provided packages, from wheels on PyPI (see module_wheels.rs).\nset -eu\n");
     for w in wheels {
         let site = quote(&w.site);
-        text.push_str(&format!("# {} sha256={}\n", w.wheel.file_name, w.wheel.sha256));
-        text.push_str(&format!(
-            "rm -rf {site}/{} {site}/{}-{}.dist-info\n",
-            quote(&w.import_top),
-            quote(&dist_info_name(&w.dist)),
-            quote(&w.version)
-        ));
-        text.push_str(&format!("python3 -m zipfile -e {} {site}\n", quote(&format!("{WHEEL_DIR}/{}", w.wheel.file_name))));
+        let wheel = &w.code.wheel;
+        let dist_info = |version: &str| format!("{site}/{}-{}.dist-info", quote(&dist_info_name(&w.dist)), quote(version));
+        text.push_str(&format!("# {} sha256={}\n", wheel.file_name, wheel.sha256));
+        if w.code.exact {
+            text.push_str(&format!("rm -rf {site}/{} {}\n", quote(&w.import_top), dist_info(&w.version)));
+        } else {
+            text.push_str(&format!("rm -rf {site}/{}\n", quote(&w.import_top)));
+        }
+        text.push_str(&format!("python3 -m zipfile -e {} {site}\n", quote(&format!("{WHEEL_DIR}/{}", wheel.file_name))));
+        if !w.code.exact {
+            // The module's dist-info (its version, its metadata) stays; the wheel's goes.
+            text.push_str(&format!("rm -rf {}\n", dist_info(&w.code.code_version)));
+        }
     }
     LayerFile { path: SCRIPT.to_string(), content: Content::File { text, executable: true } }
 }
@@ -98,6 +120,7 @@ pub fn install_script(wheels: &[ModuleWheel]) -> LayerFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::index::PureWheel;
 
     #[test]
     fn the_script_replaces_the_emulated_package_and_names_the_hash() {
@@ -106,7 +129,11 @@ mod tests {
             dist: "decorator".into(),
             version: "5.1.1".into(),
             import_top: "decorator".into(),
-            wheel: PureWheel { path: "/c/x".into(), file_name: "decorator-5.1.1-py3-none-any.whl".into(), sha256: "ab".repeat(32) },
+            code: CodeWheel {
+                wheel: PureWheel { path: "/c/x".into(), file_name: "decorator-5.1.1-py3-none-any.whl".into(), sha256: "ab".repeat(32) },
+                code_version: "5.1.1".into(),
+                exact: true,
+            },
         };
         let LayerFile { path, content: Content::File { text, executable: true } } = install_script(&[wheel]) else { panic!("not an executable file") };
         assert_eq!(path, SCRIPT);
@@ -114,5 +141,24 @@ mod tests {
         assert!(text.contains(&format!("rm -rf {site}/'decorator' {site}/'decorator'-'5.1.1'.dist-info\n")), "{text}");
         assert!(text.contains(&format!("python3 -m zipfile -e '/opt/hpc-kernels/module-wheels/decorator-5.1.1-py3-none-any.whl' {site}\n")), "{text}");
         assert!(text.contains(&"ab".repeat(32)), "{text}");
+    }
+
+    #[test]
+    fn nearer_code_keeps_the_modules_dist_info() {
+        let wheel = ModuleWheel {
+            site: "/s".into(),
+            dist: "numpy".into(),
+            version: "1.22.3".into(),
+            import_top: "numpy".into(),
+            code: CodeWheel {
+                wheel: PureWheel { path: "/c/y".into(), file_name: "numpy-1.23.2-cp311-cp311-manylinux_2_17_x86_64.whl".into(), sha256: "cd".repeat(32) },
+                code_version: "1.23.2".into(),
+                exact: false,
+            },
+        };
+        let LayerFile { content: Content::File { text, .. }, .. } = install_script(&[wheel]) else { panic!("not a file") };
+        assert!(text.contains("rm -rf '/s'/'numpy'\n"), "{text}");
+        assert!(!text.contains("'1.22.3'"), "the module's dist-info stays: {text}");
+        assert!(text.ends_with("rm -rf '/s'/'numpy'-'1.23.2'.dist-info\n"), "{text}");
     }
 }

@@ -10,6 +10,7 @@
 //! [`stand_in`]). `--offline` serves from the cache alone; `--exclude-newer`
 //! serves the index as it was at a date.
 
+mod interpreter;
 mod page;
 mod server;
 mod stand_in;
@@ -48,7 +49,7 @@ pub enum WheelPolicy {
 
 impl WheelPolicy {
     fn stands_in(&self, file: &FileEntry) -> bool {
-        if !file.is_wheel() || file.metadata_sha256().is_none() {
+        if !file.is_wheel() {
             return false;
         }
         match self {
@@ -156,8 +157,9 @@ impl Proxy {
         }
     }
 
-    /// Routes `/<cell>/<index>/…`.
-    pub(crate) fn handle(&self, path: &str, accepts_json: bool, base: &str) -> Reply {
+    /// Routes `/<cell>/<index>/…`; `user_agent` may declare the interpreter
+    /// pip stands for (see [`interpreter`]).
+    pub(crate) fn handle(&self, path: &str, accepts_json: bool, base: &str, user_agent: Option<&str>) -> Reply {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let [cell, index, kind, rest @ ..] = parts.as_slice() else {
@@ -168,13 +170,16 @@ impl Proxy {
         };
         let prefix = format!("{base}/{cell}/{idx}");
         match (*kind, rest) {
-            ("simple", [project, ..]) if !project.is_empty() => self.project(idx, project, &prefix, accepts_json),
+            ("simple", [project, ..]) if !project.is_empty() => {
+                let translation = user_agent.and_then(interpreter::Translation::from_user_agent);
+                self.project(idx, project, &prefix, accepts_json, translation.as_ref())
+            }
             ("files", [sha, file]) => match file.strip_suffix(".metadata") {
                 Some(wheel) => self.metadata(sha, wheel),
                 None => self.real_file(sha, file),
             },
             ("stand-in", [sha, file]) => match file.strip_suffix(".metadata") {
-                Some(wheel) => self.metadata(sha, wheel),
+                Some(wheel) => self.metadata_as(sha, wheel),
                 None => self.stand_in(cell, sha, file),
             },
             _ => Reply::status(404, "not an index path\n"),
@@ -216,7 +221,7 @@ impl Proxy {
         Ok(Some(page))
     }
 
-    fn project(&self, idx: usize, project: &str, prefix: &str, accepts_json: bool) -> Reply {
+    fn project(&self, idx: usize, project: &str, prefix: &str, accepts_json: bool, translation: Option<&interpreter::Translation>) -> Reply {
         let page = match self.upstream_page(idx, project) {
             Ok(Some(page)) => page,
             Ok(None) => return Reply::status(404, format!("{project}: no such project on {}\n", self.opts.upstreams[idx])),
@@ -230,8 +235,24 @@ impl Proxy {
             }
         }
         let policy = self.opts.wheels;
-        let served = move |f: &FileEntry| if policy.stands_in(f) { page::Served::StandIn } else { page::Served::Real };
-        let out = page::rewrite(&page, prefix, &served);
+        let presented: HashMap<String, interpreter::Presented> = translation
+            .map(|t| page.files.iter().map(|f| f.filename.clone()).zip(t.present_page(&page.files)).collect())
+            .unwrap_or_default();
+        let present = move |f: &FileEntry| {
+            let mut out = f.clone();
+            let mut served = if policy.stands_in(f) { page::Served::StandIn } else { page::Served::Real };
+            match presented.get(&f.filename).cloned() {
+                None | Some(interpreter::Presented::AsIs) => {}
+                Some(interpreter::Presented::RequiresPython(rp)) => out.requires_python = rp,
+                Some(interpreter::Presented::StandInAs(name)) => {
+                    out.filename = name;
+                    served = page::Served::StandIn;
+                }
+                Some(interpreter::Presented::Hidden) => return None,
+            }
+            Some((out, served))
+        };
+        let out = page::rewrite(&page, prefix, &present);
         if accepts_json {
             Reply::Bytes { status: 200, content_type: upstream::PEP_691_JSON, body: page::render_json(&out).into_bytes() }
         } else {
@@ -242,6 +263,14 @@ impl Proxy {
     fn listed(&self, sha: &str, file: &str) -> Option<(usize, FileEntry)> {
         let files = self.files.lock().ok()?;
         files.get(sha).filter(|(_, f)| f.filename == file).cloned()
+    }
+
+    /// Like [`Self::listed`], also for the file offered under other wheel tags
+    /// (same name and version).
+    fn listed_as(&self, sha: &str, file: &str) -> Option<(usize, FileEntry)> {
+        let files = self.files.lock().ok()?;
+        let prefix = |name: &str| name.splitn(3, '-').take(2).collect::<Vec<_>>().join("-");
+        files.get(sha).filter(|(_, f)| f.filename == file || (file.ends_with(".whl") && prefix(&f.filename) == prefix(file))).cloned()
     }
 
     fn download_lock(&self, sha: &str) -> Arc<Mutex<()>> {
@@ -292,10 +321,16 @@ impl Proxy {
         }
     }
 
+    /// The wheel's core metadata: upstream's PEP 658 file, or else read from
+    /// the wheel itself (some wheels on PyPI have none served separately).
     fn metadata_bytes(&self, entry: &FileEntry) -> Result<Vec<u8>, String> {
-        let meta_sha = entry.metadata_sha256().ok_or_else(|| format!("{}: the index serves no core metadata for it", entry.url))?;
-        let path = self.fetch_blob(meta_sha, &format!("{}.metadata", entry.url), Some(METADATA_LIMIT))?;
-        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+        if let Some(meta_sha) = entry.metadata_sha256() {
+            let path = self.fetch_blob(meta_sha, &format!("{}.metadata", entry.url), Some(METADATA_LIMIT))?;
+            return std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+        }
+        let sha = entry.sha256().ok_or_else(|| format!("{}: the index gives no sha256", entry.url))?;
+        let wheel = self.fetch_blob(sha, &entry.url, None)?;
+        stand_in::metadata_of_wheel(&wheel).map_err(|why| format!("{}: {why}", entry.url))
     }
 
     fn metadata(&self, sha: &str, file: &str) -> Reply {
@@ -308,8 +343,15 @@ impl Proxy {
         }
     }
 
+    fn metadata_as(&self, sha: &str, file: &str) -> Reply {
+        match self.listed_as(sha, file) {
+            Some((_, entry)) => self.metadata(sha, &entry.filename),
+            None => Reply::status(404, format!("{file}: not listed on a page served in this run\n")),
+        }
+    }
+
     fn stand_in(&self, cell: &str, sha: &str, file: &str) -> Reply {
-        let Some((_, entry)) = self.listed(sha, file) else {
+        let Some((_, entry)) = self.listed_as(sha, file) else {
             return Reply::status(404, format!("{file}: not listed on a page served in this run\n"));
         };
         let metadata = match self.metadata_bytes(&entry) {
@@ -320,8 +362,10 @@ impl Proxy {
             Ok(wheel) => {
                 let (name, version) = entry.name_and_version().unwrap_or_default();
                 let size = entry.size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
+                let retagged = if file == entry.filename { String::new() } else { format!(", offered as {file}") };
+                let line = format!("{name} {version} ({}{size}{retagged})", entry.filename);
                 if let Ok(mut log) = self.log.lock() {
-                    log.stand_ins.entry(cell.to_string()).or_default().insert(format!("{name} {version} ({file}{size})"));
+                    log.stand_ins.entry(cell.to_string()).or_default().insert(line);
                 }
                 Reply::Bytes { status: 200, content_type: "application/octet-stream", body: wheel.bytes }
             }
@@ -345,11 +389,19 @@ fn normalize(name: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// A pure-Python wheel (`…-none-any.whl`) of exactly `name==version` from
-/// PyPI, kept in the index cache: the real code of a module-provided package
-/// for the partition images. `Ok(None)`: PyPI has no such wheel (a binary
-/// package, or an sdist-only release).
-pub fn pure_python_wheel(cache_dir: &std::path::Path, name: &str, version: &str) -> Result<Option<PureWheel>, String> {
+/// The code for a module-provided package `name==version` in the images,
+/// from PyPI, kept in the index cache: a pure-Python wheel of exactly that
+/// version; else the nearest later release of the same major version with a
+/// wheel for the images' interpreter (CPython `python`, Linux x86_64) and at
+/// most `limit` bytes (its code stands in for the module's build, whose
+/// metadata stays). `Ok(None)`: neither exists.
+pub fn module_code_wheel(
+    cache_dir: &std::path::Path,
+    name: &str,
+    version: &str,
+    python: (u64, u64),
+    limit: u64,
+) -> Result<Option<CodeWheel>, String> {
     let proxy = Proxy::new(IndexOptions {
         upstreams: vec![PYPI.to_string()],
         offline: false,
@@ -361,16 +413,29 @@ pub fn pure_python_wheel(cache_dir: &std::path::Path, name: &str, version: &str)
     });
     let Some(page) = proxy.upstream_page(0, name)? else { return Ok(None) };
     let wanted = version.parse::<pep440_rs::Version>().map_err(|e| format!("{name} {version}: {e}"))?;
-    let file = page.files.iter().find(|f| {
-        let pure = f.filename.ends_with("-none-any.whl")
-            && f.filename.split('-').rev().nth(2).is_some_and(|py| py.split('.').any(|t| t == "py3"));
-        let same = f.name_and_version().and_then(|(_, v)| v.parse::<pep440_rs::Version>().ok()).is_some_and(|v| v == wanted);
-        pure && same && f.sha256().is_some() && !matches!(f.yanked, Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::String(_)))
+    let usable = |f: &&FileEntry| f.sha256().is_some() && !matches!(f.yanked, Some(serde_json::Value::Bool(true)) | Some(serde_json::Value::String(_)));
+    let version_of = |f: &FileEntry| f.name_and_version().and_then(|(_, v)| v.parse::<pep440_rs::Version>().ok());
+    let pure = page.files.iter().filter(usable).find(|f| {
+        f.filename.ends_with("-none-any.whl")
+            && f.filename.split('-').rev().nth(2).is_some_and(|py| py.split('.').any(|t| t == "py3"))
+            && version_of(f).is_some_and(|v| v == wanted)
     });
-    let Some(file) = file else { return Ok(None) };
+    let nearest = || {
+        page.files
+            .iter()
+            .filter(usable)
+            .filter(|f| f.size.is_some_and(|s| s <= limit) && interpreter::fits_linux_cpython(&f.filename, python))
+            .filter_map(|f| version_of(f).map(|v| (v, f)))
+            .filter(|(v, _)| *v >= wanted && v.release().first() == wanted.release().first() && !v.any_prerelease())
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, f)| f)
+    };
+    let Some(file) = pure.or_else(nearest) else { return Ok(None) };
+    let code_version = file.name_and_version().map(|(_, v)| v).unwrap_or_default();
     let sha256 = file.sha256().unwrap_or_default().to_string();
     let path = proxy.fetch_blob(&sha256, &file.url, None)?;
-    Ok(Some(PureWheel { path, file_name: file.filename.clone(), sha256 }))
+    let exact = version_of(file).is_some_and(|v| v == wanted);
+    Ok(Some(CodeWheel { wheel: PureWheel { path, file_name: file.filename.clone(), sha256 }, code_version, exact }))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -378,4 +443,14 @@ pub struct PureWheel {
     pub path: PathBuf,
     pub file_name: String,
     pub sha256: String,
+}
+
+/// A wheel whose code a module package gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeWheel {
+    pub wheel: PureWheel,
+    /// The release the code is from.
+    pub code_version: String,
+    /// The module's own version (a pure-Python wheel): dist-info and all.
+    pub exact: bool,
 }

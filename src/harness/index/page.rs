@@ -97,19 +97,21 @@ pub enum Served {
 }
 
 /// The page as the proxy serves it: every URL rewritten to `base/…`.
-/// Stand-ins carry no hash (pip checks none then); their core metadata is
-/// upstream's, byte for byte.
-pub fn rewrite(page: &ProjectPage, base: &str, served: &dyn Fn(&FileEntry) -> Served) -> ProjectPage {
+/// `present` gives each file as offered (its name and `Requires-Python` may
+/// change, see `interpreter`) and how it is served, or hides it. Stand-ins
+/// carry no hash (pip checks none then); their core metadata is upstream's,
+/// byte for byte.
+pub fn rewrite(page: &ProjectPage, base: &str, present: &dyn Fn(&FileEntry) -> Option<(FileEntry, Served)>) -> ProjectPage {
     let files = page
         .files
         .iter()
         .filter_map(|f| {
             let sha = f.sha256()?;
-            let mut out = f.clone();
-            match served(f) {
-                Served::Real => out.url = format!("{base}/files/{sha}/{}", f.filename),
+            let (mut out, served) = present(f)?;
+            match served {
+                Served::Real => out.url = format!("{base}/files/{sha}/{}", out.filename),
                 Served::StandIn => {
-                    out.url = format!("{base}/stand-in/{sha}/{}", f.filename);
+                    out.url = format!("{base}/stand-in/{sha}/{}", out.filename);
                     out.hashes.clear();
                     out.size = None;
                 }
@@ -211,7 +213,7 @@ mod tests {
     #[test]
     fn rewritten_urls_point_at_the_proxy_and_stand_ins_lose_their_hash() {
         let page = six();
-        let served = |f: &FileEntry| if f.filename.contains("1.16") { Served::StandIn } else { Served::Real };
+        let served = |f: &FileEntry| Some((f.clone(), if f.filename.contains("1.16") { Served::StandIn } else { Served::Real }));
         let out = rewrite(&page, "http://10.0.0.1:9/c1/0", &served);
         assert_eq!(
             out.files[0].url,

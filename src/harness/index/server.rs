@@ -70,15 +70,24 @@ fn serve(server: &tiny_http::Server, proxy: &Proxy, stop: &AtomicBool, base: &st
             .headers()
             .iter()
             .any(|h| h.field.equiv("Accept") && h.value.as_str().contains(super::upstream::PEP_691_JSON));
+        let user_agent =
+            request.headers().iter().find(|h| h.field.equiv("User-Agent")).map(|h| h.value.as_str().to_string());
         let reply = if *request.method() == tiny_http::Method::Get || *request.method() == tiny_http::Method::Head {
-            proxy.handle(request.url(), accepts_json, base)
+            proxy.handle(request.url(), accepts_json, base, user_agent.as_deref())
         } else {
             Reply::status(405, "only GET\n")
         };
         // A client that hung up is not the proxy's problem.
         let _ = match reply {
             Reply::Bytes { status, content_type, body } => {
-                request.respond(tiny_http::Response::from_data(body).with_status_code(status).with_header(header(content_type)))
+                let mut response = tiny_http::Response::from_data(body).with_status_code(status).with_header(header(content_type));
+                if content_type != "application/octet-stream" {
+                    // Pages depend on the interpreter asking: never from a shared cache.
+                    if let Ok(h) = tiny_http::Header::from_bytes(&b"Cache-Control"[..], &b"no-store"[..]) {
+                        response.add_header(h);
+                    }
+                }
+                request.respond(response)
             }
             Reply::File { content_type, path } => match std::fs::File::open(&path) {
                 Ok(file) => request.respond(tiny_http::Response::from_file(file).with_header(header(content_type))),

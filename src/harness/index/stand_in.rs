@@ -59,6 +59,22 @@ pub fn build(file_name: &str, metadata: &[u8]) -> Result<BuiltWheel> {
     Ok(BuiltWheel { file_name: file_name.to_string(), bytes })
 }
 
+/// The `METADATA` of the wheel at `path` (its `*.dist-info/METADATA`).
+pub fn metadata_of_wheel(path: &std::path::Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("not a wheel: {e}"))?;
+    let name = archive
+        .file_names()
+        .find(|n| n.matches('/').count() == 1 && n.ends_with(".dist-info/METADATA"))
+        .map(String::from)
+        .ok_or("the wheel has no .dist-info/METADATA")?;
+    let mut entry = archive.by_name(&name).map_err(|e| format!("{name}: {e}"))?;
+    let mut bytes = Vec::new();
+    entry.by_ref().take(16 * 1024 * 1024).read_to_end(&mut bytes).map_err(|e| format!("{name}: {e}"))?;
+    Ok(bytes)
+}
+
 /// `name-version(-build)?-python-abi-platform.whl`, with compressed tag sets.
 struct WheelName {
     name: String,
@@ -150,6 +166,17 @@ mod tests {
         let wheel_file = &files.iter().find(|(n, _)| n.ends_with("/WHEEL")).unwrap().1;
         assert_eq!(wheel_file.matches("Tag: ").count(), 4, "{wheel_file}");
         assert!(files.iter().any(|(n, _)| n == "nvidia/cudnn/__init__.py"), "{files:?}");
+    }
+
+    #[test]
+    fn reads_the_metadata_back_out_of_a_wheel() {
+        let wheel = build("torch-2.1.2-cp311-cp311-manylinux1_x86_64.whl", TORCH_METADATA.as_bytes()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(&wheel.file_name);
+        std::fs::write(&path, &wheel.bytes).unwrap();
+        assert_eq!(metadata_of_wheel(&path).unwrap(), TORCH_METADATA.as_bytes());
+        std::fs::write(&path, b"not a zip").unwrap();
+        assert!(metadata_of_wheel(&path).unwrap_err().starts_with("not a wheel"));
     }
 
     #[test]

@@ -52,13 +52,13 @@ fn body(reply: Reply) -> (u16, String) {
 fn serves_a_recorded_page_with_urls_through_the_proxy() {
     let s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
     let proxy = Proxy::new(s.opts.clone());
-    let (status, text) = body(proxy.handle("/c0/0/simple/Heavy/", true, "http://gw:1"));
+    let (status, text) = body(proxy.handle("/c0/0/simple/Heavy/", true, "http://gw:1", None));
     assert_eq!(status, 200, "{text}");
     let page: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(page["files"][0]["url"], format!("http://gw:1/c0/0/files/{}/heavy-1.0-py3-none-any.whl", s.wheel_sha));
     assert_eq!(page["files"][1]["url"], format!("http://gw:1/c0/0/stand-in/{}/heavy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", s.heavy_sha));
     assert_eq!(page["files"][1]["requires-python"], ">=3.9");
-    let (_, html) = body(proxy.handle("/c0/0/simple/heavy/", false, "http://gw:1"));
+    let (_, html) = body(proxy.handle("/c0/0/simple/heavy/", false, "http://gw:1", None));
     assert!(html.contains("data-requires-python=\"&gt;=3.9\""), "{html}");
 }
 
@@ -66,11 +66,11 @@ fn serves_a_recorded_page_with_urls_through_the_proxy() {
 fn real_files_and_metadata_come_from_the_cache() {
     let s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
     let proxy = Proxy::new(s.opts.clone());
-    body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1"));
-    let (status, text) = body(proxy.handle(&format!("/c0/0/files/{}/heavy-1.0-py3-none-any.whl", s.wheel_sha), false, ""));
+    body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", None));
+    let (status, text) = body(proxy.handle(&format!("/c0/0/files/{}/heavy-1.0-py3-none-any.whl", s.wheel_sha), false, "", None));
     assert_eq!((status, text.as_bytes()), (200, WHEEL));
     let heavy = "heavy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl";
-    let (status, text) = body(proxy.handle(&format!("/c0/0/stand-in/{}/{heavy}.metadata", s.heavy_sha), false, ""));
+    let (status, text) = body(proxy.handle(&format!("/c0/0/stand-in/{}/{heavy}.metadata", s.heavy_sha), false, "", None));
     assert_eq!((status, text.as_bytes()), (200, METADATA));
 }
 
@@ -78,9 +78,9 @@ fn real_files_and_metadata_come_from_the_cache() {
 fn a_heavy_wheel_becomes_a_stand_in_with_the_real_metadata_and_is_logged_per_cell() {
     let s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
     let proxy = Proxy::new(s.opts.clone());
-    body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1"));
+    body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", None));
     let heavy = "heavy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl";
-    let Reply::Bytes { status: 200, body, .. } = proxy.handle(&format!("/c3/0/stand-in/{}/{heavy}", s.heavy_sha), false, "") else {
+    let Reply::Bytes { status: 200, body, .. } = proxy.handle(&format!("/c3/0/stand-in/{}/{heavy}", s.heavy_sha), false, "", None) else {
         panic!("no stand-in")
     };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).unwrap();
@@ -94,13 +94,12 @@ fn a_heavy_wheel_becomes_a_stand_in_with_the_real_metadata_and_is_logged_per_cel
 
 #[rstest::rstest]
 #[case(WheelPolicy::Real, "files", "files")]
-#[case(WheelPolicy::Metadata, "files", "stand-in")]
-#[case(WheelPolicy::Budget(10), "files", "stand-in")]
+#[case(WheelPolicy::Metadata, "stand-in", "stand-in")]
+#[case(WheelPolicy::Budget(1000), "files", "stand-in")]
 fn the_wheel_policy_decides_what_is_real(#[case] policy: WheelPolicy, #[case] light: &str, #[case] heavy: &str) {
-    // The light wheel has no core metadata upstream, so it can never be a stand-in.
     let s = seeded(policy);
     let proxy = Proxy::new(s.opts.clone());
-    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1"));
+    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", None));
     let page: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(page["files"][0]["url"].as_str().unwrap().contains(&format!("/{light}/")));
     assert!(page["files"][1]["url"].as_str().unwrap().contains(&format!("/{heavy}/")));
@@ -111,7 +110,7 @@ fn exclude_newer_hides_later_uploads() {
     let mut s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
     s.opts.exclude_newer = Some("2024-01-01T00:00:00Z".parse::<jiff::Timestamp>().unwrap().as_second());
     let proxy = Proxy::new(s.opts.clone());
-    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1"));
+    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", None));
     let page: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(page["files"].as_array().unwrap().len(), 1);
     assert_eq!(page["versions"], serde_json::json!(["1.0"]));
@@ -121,7 +120,7 @@ fn exclude_newer_hides_later_uploads() {
 fn an_offline_miss_is_a_failure_naming_the_url() {
     let s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
     let proxy = Proxy::new(s.opts.clone());
-    let (status, text) = body(proxy.handle("/c0/0/simple/numpy/", true, "http://gw:1"));
+    let (status, text) = body(proxy.handle("/c0/0/simple/numpy/", true, "http://gw:1", None));
     assert_eq!(status, 502);
     assert!(text.contains("https://pypi.org/simple/numpy/: not in the cache (--offline)"), "{text}");
     assert_eq!(proxy.log().failures.iter().collect::<Vec<_>>(), vec!["https://pypi.org/simple/numpy/: not in the cache (--offline)"]);
@@ -136,7 +135,7 @@ fn an_offline_miss_is_a_failure_naming_the_url() {
 fn odd_paths_are_not_found(#[case] path: &str) {
     let s = seeded(WheelPolicy::Real);
     let proxy = Proxy::new(s.opts.clone());
-    let (status, _) = body(proxy.handle(path, true, "http://gw:1"));
+    let (status, _) = body(proxy.handle(path, true, "http://gw:1", None));
     assert_eq!(status, 404, "{path}");
     assert!(proxy.log().failures.is_empty());
 }
@@ -151,4 +150,20 @@ fn serves_over_http() {
     let text = response.body_mut().read_to_string().unwrap();
     assert!(text.contains("\"name\":\"heavy\""), "{text}");
     drop(proxy);
+}
+
+const UA_310: &str = r#"pip/23.0.1 {"python":"3.11.2","user_data":"hpc-kernels-python=3.10.4"}"#;
+
+#[test]
+fn a_declared_interpreter_sees_its_own_index() {
+    let s = seeded(WheelPolicy::Real);
+    let proxy = Proxy::new(s.opts.clone());
+    // heavy 2.0 is a cp311 wheel: a CPython 3.10 cannot install it, so it is not offered.
+    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", Some(UA_310)));
+    let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = page["files"].as_array().unwrap().iter().map(|f| f["filename"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["heavy-1.0-py3-none-any.whl"]);
+    // Without the declaration every file is offered.
+    let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", Some("pip/23.0.1 {\"python\":\"3.11.2\"}")));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["files"].as_array().unwrap().len(), 2);
 }
