@@ -149,6 +149,9 @@ pub fn validate(
         let emulated = built.iter().find(|b| b.partition == job.partition).map(|b| &b.emulated_packages);
         result.notes.extend(super::emulation::cell_notes(&result.modules, emulated.unwrap_or(&Default::default())));
         result.notes.extend(packages.cell_notes(&job.cell));
+        if opts.installer == Installer::Uv {
+            result.notes.extend(super::uv::cell_notes(&result.modules));
+        }
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);
         }
