@@ -6,6 +6,7 @@
 # (`--wheels synthetic`: no resolution at all). Prints one table.
 #   bench/validate.sh [SPEC] [--warm-only]
 # --warm-only keeps the images and the user's cache (no cold run).
+# INSTALLER=uv: the installs in the containers use uv (default pip).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 3
 spec=fixtures/specs/example.json
@@ -39,14 +40,14 @@ run() {
   local name=$1 start end code requests
   shift
   start=$EPOCHREALTIME
-  "$bin" validate "$spec" --cache-dir "$cache" --junit "$out/$name.xml" "$@" >"$out/$name.out" 2>"$out/$name.err"
+  "$bin" validate "$spec" --installer "${INSTALLER:-pip}" --cache-dir "$cache" --junit "$out/$name.xml" "$@" >"$out/$name.out" 2>"$out/$name.err"
   code=$?
   end=$EPOCHREALTIME
   requests=$(grep -o 'requests that went to an index this run: [0-9]*' "$out/$name.out" | grep -o '[0-9]*$' || true)
   rows+=("$(printf '%-22s %8.1f s   exit %d   index requests %s' "$name" "$(awk "BEGIN { print $end - $start }")" "$code" "${requests:--}")")
 }
 
-echo "benchmark: $spec, $(nproc) cores"
+echo "benchmark: $spec, installer ${INSTALLER:-pip}, $(nproc) cores"
 if ! $warm_only; then
   remove_images
   run "cold (budget)" "${index[@]}"

@@ -2,8 +2,8 @@
 # Installs what hpc-kernels and its test suite need on a Debian 12 host:
 # Lmod (host installs), mmdebstrap (partition images), shellcheck and xmllint
 # (launcher and JUnit checks), chromium (HTML report check), python3-venv for
-# the tools venv: pip for the wheel downloads and junitparser for the report
-# tests live there, never in the system Python (Debian 12 refuses
+# the tools venv: pip for the wheel downloads, junitparser for the report
+# tests and uv for `--installer uv` live there, never in the system Python (Debian 12 refuses
 # `pip install` into it, and python3-pip is optional).
 # Works as root and as a user with sudo. Idempotent: a second run installs nothing.
 #
@@ -44,6 +44,12 @@ if ! "$venv/bin/python" -c 'import junitparser' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check junitparser
   touch "$venv/.hpc-kernels-ready"
+fi
+# uv (the PyPI wheel) for `--installer uv`: host tests and the harness, which
+# mounts this binary into the containers.
+if ! "$venv/bin/uv" --version >/dev/null 2>&1; then
+  echo "setup: installing uv into the tools venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check uv
 fi
 
 if $packages_only; then

@@ -100,3 +100,53 @@ fn partition_comes_from_the_host_domain_when_not_given() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("--partition"), "{stderr}");
 }
+
+/// `plan --installer uv` for romeo with PATH holding only `path_dir`.
+fn uv_plan(path_dir: &std::path::Path, view: &str) -> assert_cmd::assert::Assert {
+    let mut cmd = bin();
+    cmd.args(["plan", "--partition", "romeo", "--workspace", "/ws", "--prefix", "/prefix", "--installer", "uv"])
+        .args([view].iter().filter(|v| !v.is_empty()))
+        .arg(fixture("specs/example-fixed.json"))
+        .env("PATH", path_dir);
+    cmd.assert()
+}
+
+#[test]
+fn with_uv_on_path_the_plan_uses_it_and_its_script_passes_shellcheck() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let uv = dir.path().join("uv");
+    std::fs::write(&uv, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = uv_plan(dir.path(), "--json").success().get_output().stdout.clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(plan["installer"], "uv");
+    assert_eq!(plan["kernels"][0]["installer"], "uv");
+    let table = uv_plan(dir.path(), "").success().get_output().stdout.clone();
+    let table = String::from_utf8(table).unwrap();
+    assert!(table.contains("installer uv"), "{table}");
+    assert!(table.contains("uv venv --python python3 --system-site-packages --allow-existing /ws/romeo/"), "{table}");
+    assert!(table.contains("uv pip install --python /ws/romeo/"), "{table}");
+    assert!(table.contains("--index-strategy unsafe-best-match"), "{table}");
+
+    let script = uv_plan(dir.path(), "--script").success().get_output().stdout.clone();
+    let path = dir.path().join("plan.sh");
+    std::fs::write(&path, &script).unwrap();
+    let text = String::from_utf8(script).unwrap();
+    assert!(text.contains(" - add <<'HPC_KERNELS_STAND_INS'") && text.contains(" - remove <<'HPC_KERNELS_STAND_INS'"), "{text}");
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(syntax.status.success(), "{}", String::from_utf8_lossy(&syntax.stderr));
+    require_program("shellcheck", "shellcheck");
+    let out = std::process::Command::new("shellcheck").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn without_uv_the_plan_says_how_to_get_it_and_uses_pip() {
+    let empty = tempfile::tempdir().unwrap();
+    let assert = uv_plan(empty.path(), "--json").success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("uv is not on PATH") && stderr.contains("pip install --user uv"), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(plan["installer"], "pip");
+}

@@ -57,6 +57,7 @@ useradd -m dev
 echo 'dev ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/dev
 su dev -c 'bash /src/scripts/setup-host.sh --packages-only'
 su dev -c '~/.cache/hpc-kernels/tools/venv/bin/python -c "import junitparser; import pip; print(\"dev-venv-ok\")"'
+su dev -c '~/.cache/hpc-kernels/tools/venv/bin/uv --version'
 su dev -c 'bash /src/scripts/setup-host.sh --packages-only' > /tmp/second.txt
 cat /tmp/second.txt
 ! grep -q installing /tmp/second.txt || { echo "the second run installed again"; exit 11; }

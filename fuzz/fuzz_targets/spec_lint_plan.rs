@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hpc_kernels::plan::{self, render, IndexMapping, PlanOptions};
+use hpc_kernels::plan::{self, render, IndexMapping, Installer, PlanOptions};
 use hpc_kernels::spec::{self, Spec};
 use libfuzzer_sys::fuzz_target;
 
@@ -34,11 +34,12 @@ fn default_options() -> PlanOptions {
         index: IndexMapping::default(),
         argv_prefix: Vec::new(),
         kernelspec_per_partition: false,
+        installer: Installer::Pip,
     }
 }
 
-/// A second pass through the index rewriting and the kernel filter, which the
-/// defaults leave idle.
+/// A second pass through the index rewriting, the kernel filter and the uv
+/// views, which the defaults leave idle.
 fn mapped_options(spec: &Spec) -> PlanOptions {
     PlanOptions {
         only_kernels: spec.kernels.keys().take(1).cloned().collect(),
@@ -48,6 +49,7 @@ fn mapped_options(spec: &Spec) -> PlanOptions {
         },
         argv_prefix: vec!["flux".into(), "start".into()],
         kernelspec_per_partition: false,
+        installer: Installer::Uv,
         ..default_options()
     }
 }

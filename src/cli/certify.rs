@@ -48,6 +48,7 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
             binary,
             run_id,
             shard: None,
+            installer: a.installer.into(),
             packages: a.packages.options(),
         })
     };
@@ -130,6 +131,8 @@ fn slurm_options(a: &CertifyArgs, spec: &Spec, binary: std::path::PathBuf) -> Re
             .with_hint("on the real partitions the jobs install from the real index (or --index-url / --index-map)"));
     }
     install_args.extend(["--pip-timeout".to_string(), "1800".into(), "--step-timeout".into(), "600".into()]);
+    // The job's install finds uv on the cluster's PATH, or says so and uses pip.
+    install_args.extend(["--installer".to_string(), a.installer.name().to_string()]);
     let out = std::path::absolute(&a.out).map_err(|e| Error::io_arg("resolve", &a.out, e))?;
     crate::exec::slurm::cancel_jobs_on_interrupt();
     Ok(SlurmOptions {

@@ -11,7 +11,7 @@ use super::args::InstallArgs;
 use super::progress::Progress;
 
 pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
-    let (spec, plan) = super::plan::prepare(&args.target, true)?;
+    let (spec, plan, uv) = super::plan::prepare(&args.target, true)?;
     let base_env = lmod::base_env(std::env::vars());
     let lmod_init = lmod::find_init(&base_env).ok_or_else(|| {
         Error::environment("Lmod not found: no $LMOD_CMD, $LMOD_PKG or init script in the usual places")
@@ -25,6 +25,9 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         skip_launch_check: args.no_launch_check,
         spec_file: std::path::absolute(&args.target.spec).unwrap_or_else(|_| args.target.spec.clone()).to_string_lossy().into_owned(),
         install_command: super::plan::install_command(&args.target)?,
+        uv,
+        cache_dir: args.cache_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
+        recheck: args.recheck,
     };
     exec::signals::install_handlers();
     let mut progress = Progress::new();
@@ -35,6 +38,12 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         progress.event(&e)
     })?;
     let mut notes = Vec::new();
+    if args.target.installer == super::args::InstallerChoice::Uv {
+        notes.push(match &opts.uv {
+            Some(uv) => format!("installer: uv ({})", uv.display()),
+            None => "installer: pip (uv was asked for but is not on PATH; `pip install --user uv` gets it)".to_string(),
+        });
+    }
     for kp in &plan.kernels {
         for step in &kp.steps {
             if let crate::plan::Action::PipInstall { index_rewrites, group, .. } = &step.action {

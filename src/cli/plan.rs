@@ -3,14 +3,17 @@
 use crate::error::{Error, Result};
 use crate::partition;
 use crate::paths;
-use crate::plan::{self, render, IndexMapping, Plan, PlanOptions};
+use std::path::PathBuf;
+
+use crate::exec;
+use crate::plan::{self, render, IndexMapping, Installer, Plan, PlanOptions};
 use crate::spec::{self, Spec};
 use crate::ExitCode;
 
-use super::args::{PlanArgs, TargetArgs};
+use super::args::{InstallerChoice, PlanArgs, TargetArgs};
 
 pub fn run(args: &PlanArgs) -> Result<ExitCode> {
-    let (_, plan) = prepare(&args.target, true)?;
+    let (_, plan, _) = prepare(&args.target, true)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         render::write_json(&plan, &mut out)
@@ -24,8 +27,8 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
 }
 
 /// Loads and lints the spec (warnings go to stderr), resolves the partition
-/// and builds the plan.
-pub fn prepare(t: &TargetArgs, print_warnings: bool) -> Result<(Spec, Plan)> {
+/// and the installer (uv, when asked for and found) and builds the plan.
+pub fn prepare(t: &TargetArgs, print_warnings: bool) -> Result<(Spec, Plan, Option<PathBuf>)> {
     let (spec, warnings) = spec::load(&t.spec)?;
     if print_warnings && !warnings.is_empty() {
         let _ = spec::render_human(&warnings, &mut std::io::stderr().lock(), false);
@@ -33,9 +36,23 @@ pub fn prepare(t: &TargetArgs, print_warnings: bool) -> Result<(Spec, Plan)> {
     super::common::check_kernels(&spec, &t.spec, &t.kernels)?;
     let domain = if t.partition.is_none() { crate::exec::host::domain() } else { None };
     let (partition, _) = partition::resolve(&spec, t.partition.as_deref(), domain.as_deref())?;
-    let opts = plan_options(t)?;
+    let mut opts = plan_options(t)?;
+    let uv = match t.installer {
+        InstallerChoice::Pip => None,
+        InstallerChoice::Uv => {
+            let found = exec::uv::find(std::env::var("PATH").ok().as_deref(), std::env::current_exe().ok().as_deref());
+            match &found {
+                Some(_) => opts.installer = Installer::Uv,
+                None => eprintln!(
+                    "notice: --installer uv: uv is not on PATH, installing with pip instead; \
+                     get uv with `pip install --user uv` (or `python3 -m pip install --user uv`) and make sure ~/.local/bin is on PATH"
+                ),
+            }
+            found
+        }
+    };
     let plan = plan::plan(&spec, &partition, &opts);
-    Ok((spec, plan))
+    Ok((spec, plan, uv))
 }
 
 fn plan_options(t: &TargetArgs) -> Result<PlanOptions> {
@@ -65,6 +82,7 @@ fn plan_options(t: &TargetArgs) -> Result<PlanOptions> {
         index: IndexMapping { default_index: t.index_url.clone(), rules },
         argv_prefix,
         kernelspec_per_partition: t.kernelspec_per_partition,
+        installer: Installer::Pip,
     })
 }
 
@@ -97,6 +115,9 @@ pub fn install_command(t: &TargetArgs) -> Result<Vec<String>> {
     }
     if t.kernelspec_per_partition {
         cmd.push("--kernelspec-per-partition".to_string());
+    }
+    if t.installer != InstallerChoice::Pip {
+        cmd.extend(["--installer".to_string(), t.installer.name().to_string()]);
     }
     Ok(cmd)
 }

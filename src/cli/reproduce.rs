@@ -48,6 +48,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         binary,
         run_id: format!("reproduce-{}", std::process::id()),
         shard: None,
+        installer: a.installer.into(),
         packages: Default::default(),
     };
     let mut progress = Progress::new();

@@ -36,6 +36,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         binary,
         run_id: run_id.clone(),
         shard: a.shard,
+        installer: a.installer.into(),
         packages: a.packages.options(),
     };
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);

@@ -12,7 +12,7 @@ use super::process::{self, CommandSpec};
 use crate::error::{Error, Result};
 use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput, Layout};
 use crate::plan::render::command_line;
-use crate::plan::{Action, KernelPlan, Plan};
+use crate::plan::{Action, Installer, KernelPlan, Plan};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, StepResult};
 
 /// Marks a venv whose every install step passed; only such venvs are reused.
@@ -57,6 +57,13 @@ pub struct ExecOptions {
     /// `hpc-kernels install SPEC [options]` without `--kernel` and `--partition`:
     /// the launcher's advice for a partition the kernel lacks.
     pub install_command: Vec<String>,
+    /// The uv binary, for plans whose installer is uv.
+    pub uv: Option<PathBuf>,
+    /// Download/wheel cache for pip and uv (`PIP_CACHE_DIR`, `UV_CACHE_DIR`
+    /// below it); `None` leaves them at their own defaults.
+    pub cache_dir: Option<PathBuf>,
+    /// Run every step even when the installed kernel matches the plan.
+    pub recheck: bool,
 }
 
 /// Installs every kernel of `plan`. Returns Err only for faults that stop the
@@ -127,6 +134,7 @@ impl<'a> KernelRun<'a> {
         let _ = fs::remove_dir_all(&self.log_dir);
         let _ = fs::create_dir_all(&self.log_dir);
         let mut blocked_by: Option<String> = None;
+        let mut reused: Option<String> = None;
         for (i, step) in self.kp.steps.iter().enumerate() {
             let stage = step.stage.clone();
             on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
@@ -135,12 +143,19 @@ impl<'a> KernelRun<'a> {
                 Action::WriteKernelspec { .. } | Action::LaunchKernel { .. } => None,
                 other => Some(command_line(self.kp, other)),
             };
-            let (outcome, log) = match &blocked_by {
-                Some(failed) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
-                None => {
-                    let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
-                    self.run_step(&step.action, &log_path)
-                }
+            let (outcome, log) = match (&blocked_by, &reused) {
+                (Some(failed), _) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
+                (None, Some(why)) => (Outcome::Skipped { reason: why.clone() }, String::new()),
+                (None, None) => match matches!(step.action, Action::CreateVenv { .. }).then(|| self.reuse()).flatten() {
+                    Some((why, log)) => {
+                        reused = Some(why);
+                        (Outcome::Passed, log)
+                    }
+                    None => {
+                        let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
+                        self.run_step(&step.action, &log_path)
+                    }
+                },
             };
             if outcome.is_problem() && blocked_by.is_none() {
                 blocked_by = Some(stage.clone());
@@ -173,6 +188,12 @@ impl<'a> KernelRun<'a> {
         match action {
             Action::LoadModules { modules } => self.load_modules(modules, log),
             Action::CreateVenv { python, path } => self.create_venv(python, path, log),
+            Action::PipInstall { args, .. } if self.kp.installer == Installer::Uv => {
+                let uv = self.uv()?;
+                let python = self.kp.venv_python();
+                let mut run = |program: PathBuf, argv: Vec<String>, what: &str, log: &mut dyn Write| self.run_in_env(program, argv, t.pip, log, what);
+                super::uv::install_group(&uv, &python, args, log, &mut run)
+            }
             Action::PipInstall { args, .. } => {
                 let mut argv = vec!["-m".into(), "pip".into(), "install".into(), "--disable-pip-version-check".into(), "--no-input".into()];
                 argv.extend(args.iter().cloned());
@@ -206,6 +227,13 @@ impl<'a> KernelRun<'a> {
         for var in ["PYTHONNOUSERSITE", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT"] {
             self.env.insert(var.into(), "1".into());
         }
+        if let Some(cache) = &self.opts.cache_dir {
+            self.env.insert("PIP_CACHE_DIR".into(), cache.join("pip").to_string_lossy().into_owned());
+            self.env.insert("UV_CACHE_DIR".into(), cache.join("uv").to_string_lossy().into_owned());
+        }
+        if self.kp.installer == Installer::Uv {
+            super::uv::defaults(&mut self.env);
+        }
         self.loaded = loaded.loaded;
         self.result.modules = self.loaded.clone();
         Ok(Outcome::Passed)
@@ -227,8 +255,13 @@ impl<'a> KernelRun<'a> {
                     message: format!("{python} is not on the PATH of the module environment; load a Python module"),
                 });
             };
-            let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
-            let outcome = self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?;
+            let outcome = if self.kp.installer == Installer::Uv {
+                let argv = super::uv::venv_argv(&exe, path);
+                self.run_in_env(self.uv()?, argv, self.opts.timeouts.venv, log, "uv venv")?
+            } else {
+                let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
+                self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?
+            };
             if !outcome.is_passed() {
                 return Ok(outcome);
             }
@@ -240,23 +273,60 @@ impl<'a> KernelRun<'a> {
         Ok(Outcome::Passed)
     }
 
-    fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut LogSink, what: &str) -> Result<Outcome, String> {
+    fn uv(&self) -> Result<PathBuf, String> {
+        self.opts.uv.clone().ok_or_else(|| "the plan's installer is uv, but no uv binary was given".to_string())
+    }
+
+    fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut dyn Write, what: &str) -> Result<Outcome, String> {
         let cwd = Some(self.kp.venv.clone()).filter(|p| p.is_dir()).or_else(|| Some(self.plan.workspace.clone()));
         let spec = CommandSpec { program: program.clone(), args, env: self.env.clone(), cwd };
         let finished = process::run(&spec, timeout, log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;
         Ok(failure(what, &finished, timeout).unwrap_or(Outcome::Passed))
     }
 
-    fn write_kernelspec(&mut self, name: &str, display_name: &str, log: &mut LogSink) -> Result<Outcome, String> {
-        let _ = fs::write(self.kp.venv.join(COMPLETE_MARKER), b"");
+    /// When the installed kernel is what this run would install and its venv
+    /// is as it was: the reason the remaining steps are skipped, and the venv
+    /// step's log. Records the kernelspec in the result.
+    fn reuse(&mut self) -> Option<(String, String)> {
+        if self.opts.recheck {
+            return None;
+        }
+        let recorded = fs::read_to_string(self.kp.venv.join(COMPLETE_MARKER)).ok()?;
+        let fingerprint = super::reuse::venv_fingerprint(&self.kp.venv)?;
+        if recorded.trim() != fingerprint {
+            return None;
+        }
+        let (name, display_name) = self.kp.steps.iter().find_map(|s| match &s.action {
+            Action::WriteKernelspec { name, display_name } => Some((name.clone(), display_name.clone())),
+            _ => None,
+        })?;
+        let dir = self.plan.kernels_dir.join(&name);
+        let installed = kernelspec::read_installed(&dir)?;
+        let installed_at = installed.spec?.partitions.get(&self.plan.partition)?.installed_at.clone();
+        let rendered = self.render_kernelspec(&name, &display_name, &installed_at);
+        if super::reuse::kernelspec_difference(&dir, &rendered).is_some() {
+            return None;
+        }
+        self.result.kernelspec_dir = Some(dir.to_string_lossy().into_owned());
+        let mut files = rendered.files();
+        // What is installed, every partition's entry included.
+        files.kernel_json = fs::read_to_string(dir.join("kernel.json")).unwrap_or(files.kernel_json);
+        self.result.kernelspec = Some(files);
+        let why = format!(
+            "reused: unchanged since the install of {installed_at} (spec, modules, venv and kernelspec verified); --recheck runs it again"
+        );
+        let log = format!("reusing {} ({fingerprint}, as recorded) and the kernelspec in {}\n", self.kp.venv.display(), dir.display());
+        Some((why, log))
+    }
+
+    fn render_kernelspec(&self, name: &str, display_name: &str, installed_at: &str) -> kernelspec::Rendered {
         let pinned = lmod::pin(&self.kp.modules, &self.loaded);
         let venv = self.kp.venv.to_string_lossy().into_owned();
         let init = self.opts.lmod_init.to_string_lossy().into_owned();
         let layout = if name == self.kp.kernel { Layout::Shared } else { Layout::PerPartition };
         let mut install_command = self.opts.install_command.clone();
         install_command.extend(["--kernel".to_string(), self.kp.kernel.clone()]);
-        let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
-        let rendered = kernelspec::render(&KernelspecInput {
+        kernelspec::render(&KernelspecInput {
             dir_name: name,
             kernel: &self.kp.kernel,
             display_name,
@@ -274,9 +344,16 @@ impl<'a> KernelRun<'a> {
             loaded_modules: &self.loaded,
             check_libs: &self.check_libs,
             spec_file: &self.opts.spec_file,
-            installed_at: &installed_at,
+            installed_at,
             install_command: &install_command,
-        });
+        })
+    }
+
+    fn write_kernelspec(&mut self, name: &str, display_name: &str, log: &mut LogSink) -> Result<Outcome, String> {
+        let fingerprint = super::reuse::venv_fingerprint(&self.kp.venv).unwrap_or_default();
+        let _ = fs::write(self.kp.venv.join(COMPLETE_MARKER), fingerprint);
+        let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
+        let rendered = self.render_kernelspec(name, display_name, &installed_at);
         let staged = kernelspec::stage(&self.plan.kernels_dir, &rendered, &self.kp.venv)
             .map_err(|e| format!("cannot write the kernelspec into {}: {e}", kernelspec::staging_root(&self.plan.kernels_dir).display()))?;
         let files = rendered.files();

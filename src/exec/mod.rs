@@ -7,7 +7,9 @@ pub mod launch;
 pub mod lmod;
 pub mod lock;
 pub mod process;
+mod reuse;
 pub mod signals;
 pub mod slurm;
+pub mod uv;
 
 pub use install::{install, ExecOptions, Timeouts};

@@ -21,6 +21,8 @@ pub struct ContainerSpec {
     pub fqdn: String,
     /// Read-only bind mounts: host path → container path.
     pub mounts: Vec<(PathBuf, String)>,
+    /// Writable bind mounts: host path → container path (the download cache).
+    pub writable: Vec<(PathBuf, String)>,
     /// Writable named volumes: volume → container path (the run's shared home).
     pub volumes: Vec<(String, String)>,
     /// Extra labels besides the managed label.
@@ -63,6 +65,11 @@ impl Container {
         for (host, inside) in &spec.mounts {
             request = request.with_mount(
                 Mount::bind_mount(host.to_string_lossy().into_owned(), inside.clone()).with_access_mode(AccessMode::ReadOnly),
+            );
+        }
+        for (host, inside) in &spec.writable {
+            request = request.with_mount(
+                Mount::bind_mount(host.to_string_lossy().into_owned(), inside.clone()).with_access_mode(AccessMode::ReadWrite),
             );
         }
         for (volume, inside) in &spec.volumes {

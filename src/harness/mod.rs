@@ -11,6 +11,7 @@ pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
 pub mod slurm;
+pub mod uv;
 pub mod validate;
 pub mod index;
 pub mod wheelhouse;

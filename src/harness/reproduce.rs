@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::validate::{self, HarnessEvent, KernelTarget, Mounts, ValidateOptions};
 use crate::error::{Error, Result};
-use crate::plan::{self, render, IndexMapping, PlanOptions};
+use crate::plan::{self, render, IndexMapping, Installer, PlanOptions};
 use crate::report::{KernelResult, RunEvent};
 use crate::spec::Spec;
 
@@ -47,7 +47,8 @@ pub fn reproduce(
         .find(|b| b.partition == partition)
         .map(|b| b.tag.clone())
         .ok_or_else(|| Error::internal(format!("no image was built for {partition}")))?;
-    let mounts = Mounts::new(opts.binary.clone(), spec_path)?;
+    let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
+    mounts.add_installer(opts, on_event)?;
     // The kept container must go on installing after this process ends, so
     // it gets the generated wheelhouse (a mounted file:// index), not the proxy.
     let packages = super::packages::Packages::Synthetic(wheelhouse).for_cell("reproduce");
@@ -60,8 +61,8 @@ pub fn reproduce(
         return Err(Error::environment(format!("could not start a container of {image}: {why}")));
     };
 
-    let kernel_plan = plan::plan(spec, &partition, &container_plan_options(kernel)).kernels.remove(0);
-    let replay_script = replay(&partition, spec, kernel, &result)?;
+    let kernel_plan = plan::plan(spec, &partition, &container_plan_options(kernel, opts.installer)).kernels.remove(0);
+    let replay_script = replay(&partition, spec, kernel, &result, opts.installer)?;
     let rc = shell_rc(&kernel_plan.modules, &result, kernel);
     let write = |path: &str, text: &str| {
         let argv: Vec<String> = ["bash", "-c", "mkdir -p \"$(dirname \"$1\")\" && printf '%s' \"$2\" > \"$1\"", "write", path, text]
@@ -82,7 +83,7 @@ pub fn reproduce(
     })
 }
 
-fn container_plan_options(kernel: &str) -> PlanOptions {
+fn container_plan_options(kernel: &str, installer: Installer) -> PlanOptions {
     let index = super::wheelhouse::Wheelhouse::container_index_url().to_string();
     PlanOptions {
         workspace: CONTAINER_WORKSPACE.into(),
@@ -92,12 +93,13 @@ fn container_plan_options(kernel: &str) -> PlanOptions {
         index: IndexMapping { default_index: Some(index.clone()), rules: vec![("*".into(), index)] },
         argv_prefix: Vec::new(),
         kernelspec_per_partition: false,
+        installer,
     }
 }
 
 /// The plan's script, cut after the step that failed.
-fn replay(partition: &str, spec: &Spec, kernel: &str, result: &KernelResult) -> Result<String> {
-    let mut p = plan::plan(spec, partition, &container_plan_options(kernel));
+fn replay(partition: &str, spec: &Spec, kernel: &str, result: &KernelResult, installer: Installer) -> Result<String> {
+    let mut p = plan::plan(spec, partition, &container_plan_options(kernel, installer));
     // The container ran this same plan, so its steps and the results line up.
     let keep = result.steps.iter().position(|s| s.outcome.is_problem()).map_or(result.steps.len(), |i| i + 1);
     if let Some(kp) = p.kernels.first_mut() {
@@ -129,6 +131,7 @@ fn shell_rc(modules: &[String], result: &KernelResult, kernel: &str) -> String {
         r#"# hpc-kernels reproduce: the state of kernel {kernel} at its failing step
 [ -f /etc/bash.bashrc ] && . /etc/bash.bashrc
 declare -F module >/dev/null || {{ {init}; }}
+export PATH="$PATH:/opt/hpc-kernels/bin"
 module purge
 module load {mods} || echo "hpc-kernels: module load failed here too (the install's modules step)"
 if [ -x {venv}/bin/python ]; then . {venv}/bin/activate; fi

@@ -114,6 +114,7 @@ fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
         image: image.to_string(),
         fqdn,
         mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
+        writable: Vec::new(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).collect(),
         labels,
         network: None,

@@ -12,10 +12,13 @@ use super::wheelhouse::Wheelhouse;
 use crate::error::{Error, Result};
 use crate::shard::{self, Shard};
 use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, RunReport, StepResult};
+use crate::plan::Installer;
 use crate::spec::Spec;
 
 /// Where the harness puts things inside a container.
 pub(super) const BIN_IN_CONTAINER: &str = "/opt/hpc-kernels/bin/hpc-kernels";
+/// pip's and uv's download cache, shared by every container and run (writable).
+const CACHE_IN_CONTAINER: &str = "/opt/hpc-kernels/cache";
 const SPEC_DIR_IN_CONTAINER: &str = "/opt/hpc-kernels/spec";
 /// The Jupyter client side of the launch check: Debian's python3-jupyter-client,
 /// a different interpreter from the kernel's, as with a real Jupyter server.
@@ -40,6 +43,8 @@ pub struct ValidateOptions {
     pub run_id: String,
     /// Run only this slice of the kernel × partition matrix.
     pub shard: Option<Shard>,
+    /// What the installs in the containers use (uv is mounted into them).
+    pub installer: Installer,
     /// Where pip in the cells gets packages.
     pub packages: PackageOptions,
 }
@@ -96,6 +101,7 @@ pub fn validate(
         on_event(HarnessEvent::Phase(msg.to_string()))
     })?;
     let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
+    let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
 
@@ -148,6 +154,9 @@ pub fn validate(
             presented_for.as_deref(),
         ));
         result.notes.extend(packages.cell_notes(&job.cell));
+        if opts.installer == Installer::Uv {
+            result.notes.extend(super::uv::cell_notes(&result.modules));
+        }
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);
         }
@@ -178,6 +187,7 @@ pub fn validate(
     if let Some(r) = &opts.release {
         notes.push(format!("sticky default release of the images: release/{r}"));
     }
+    notes.push(installer_note);
     Ok(RunReport {
         tool_version: crate::VERSION.to_string(),
         spec_file: spec_path.display().to_string(),
@@ -257,6 +267,11 @@ pub struct Mounts {
     pub spec_name: String,
     /// The run's shared home volume, mounted writable (see `shared_home`).
     pub home_volume: Option<String>,
+    /// uv, mounted beside the binary: installs use `--installer uv`.
+    pub uv: Option<PathBuf>,
+    /// pip's and uv's download cache on the host, mounted writable into
+    /// cells that install from a mounted wheelhouse (not the proxy's).
+    pub install_cache: Option<PathBuf>,
 }
 
 impl Mounts {
@@ -264,7 +279,22 @@ impl Mounts {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None })
+        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None })
+    }
+
+    /// The download cache every container shares, and uv when the installs
+    /// use it. Returns the report's note on the installer.
+    pub fn add_installer(&mut self, opts: &ValidateOptions, on_event: &mut dyn FnMut(HarnessEvent)) -> Result<String> {
+        let cache = opts.cache_dir.join("install-cache");
+        std::fs::create_dir_all(&cache).map_err(|e| Error::io("create the install cache", &cache, e))?;
+        self.install_cache = Some(cache);
+        if opts.installer == Installer::Pip {
+            return Ok("installer: pip".into());
+        }
+        let uv = super::uv::provision(&opts.cache_dir, &mut |m| on_event(HarnessEvent::Phase(m.to_string())))?;
+        let version = super::uv::version(&uv).unwrap_or_else(|| "uv".into());
+        self.uv = Some(uv);
+        Ok(format!("installer: {version} (the PyPI wheel, mounted at {})", super::uv::UV_IN_CONTAINER))
     }
 }
 
@@ -292,6 +322,16 @@ pub fn run_kernel(
     let mut all_labels = labels;
     all_labels.push(("org.hpc-kernels.partition".to_string(), target.partition.to_string()));
     all_labels.push(("org.hpc-kernels.kernel".to_string(), target.kernel.to_string()));
+    // Behind the run's index proxy every URL names the run and the cell, so a
+    // download cache kept across runs would never hit; the proxy caches on the
+    // host instead. There uv's cache goes into the run's shared volume, beside
+    // the venvs, so that uv hard-links from it instead of copying every file.
+    let install_cache = mounts.install_cache.as_ref().filter(|_| packages.network.is_none());
+    let cache_dir = match (install_cache, &mounts.home_volume) {
+        (Some(_), _) => Some(CACHE_IN_CONTAINER.to_string()),
+        (None, Some(_)) if mounts.uv.is_some() => Some(format!("{}/hpc-kernels-cache", super::shared_home::MOUNT_POINT)),
+        (None, _) => None,
+    };
     let spec = ContainerSpec {
         image: target.image.to_string(),
         fqdn,
@@ -300,8 +340,10 @@ pub fn run_kernel(
             (mounts.spec_dir.clone(), SPEC_DIR_IN_CONTAINER.to_string()),
         ]
         .into_iter()
+        .chain(mounts.uv.iter().map(|uv| (uv.clone(), super::uv::UV_IN_CONTAINER.to_string())))
         .chain(packages.mounts.iter().cloned())
         .collect(),
+        writable: install_cache.iter().map(|c| ((*c).clone(), CACHE_IN_CONTAINER.to_string())).collect(),
         volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
         labels: all_labels,
         network: packages.network.clone(),
@@ -311,7 +353,7 @@ pub fn run_kernel(
         Err(e) => return (None, harness_error(target.kernel, format!("{}: {}", e.message, source_text(&e)))),
     };
     let env = packages.env.iter().map(|(k, v)| format!("{k}={v}"));
-    let argv: Vec<String> = std::iter::once("/usr/bin/env".to_string())
+    let mut argv: Vec<String> = std::iter::once("/usr/bin/env".to_string())
         .chain(env)
         .chain(
             [
@@ -333,6 +375,12 @@ pub fn run_kernel(
         )
         .chain(packages.install_args.iter().cloned())
         .collect();
+    if mounts.uv.is_some() {
+        argv.extend(["--installer".to_string(), "uv".to_string()]);
+    }
+    if let Some(dir) = cache_dir {
+        argv.extend(["--cache-dir".to_string(), dir]);
+    }
     let mut report: Option<RunReport> = None;
     let mut other = String::new();
     let exec = container.exec(&argv, &mut |line| {

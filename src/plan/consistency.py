@@ -18,7 +18,12 @@ try:
     from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
     from pip._vendor.packaging.version import InvalidVersion, Version
 except ImportError:
-    sys.exit("pip is missing from the venv: cannot read requirements without pip's packaging")
+    # A uv venv has no pip of its own; ipykernel depends on packaging.
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.version import InvalidVersion, Version
+    except ImportError:
+        sys.exit("neither pip nor packaging is importable in the venv: cannot read requirements")
 
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]  # `python -c` and `python -` put the working directory first; the kernel does not

@@ -6,6 +6,7 @@
 
 pub mod index;
 pub mod render;
+pub mod uv;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,27 @@ pub mod stage {
     }
 }
 
+/// Which tool makes the venv and installs the pip groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Installer {
+    /// `python -m venv` and `python -m pip install`.
+    #[default]
+    Pip,
+    /// `uv venv` and `uv pip install`, keeping the distributions the modules
+    /// provide as pip does (see `exec::uv`).
+    Uv,
+}
+
+impl Installer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Installer::Pip => "pip",
+            Installer::Uv => "uv",
+        }
+    }
+}
+
 /// Inputs besides the spec that shape a plan.
 #[derive(Clone, Debug)]
 pub struct PlanOptions {
@@ -51,11 +73,13 @@ pub struct PlanOptions {
     pub argv_prefix: Vec<String>,
     /// One kernelspec `KEY-PARTITION` per partition instead of one shared `KEY`.
     pub kernelspec_per_partition: bool,
+    pub installer: Installer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub partition: String,
+    pub installer: Installer,
     pub spec_sha256: String,
     pub workspace: PathBuf,
     pub kernels_dir: PathBuf,
@@ -71,6 +95,7 @@ pub struct KernelPlan {
     pub venv: PathBuf,
     pub kernelspec_dir: PathBuf,
     pub argv_prefix: Vec<String>,
+    pub installer: Installer,
     pub steps: Vec<Step>,
 }
 
@@ -86,9 +111,9 @@ pub struct Step {
 pub enum Action {
     /// `module purge`, then `module load` of these, in order, in one Lmod session.
     LoadModules { modules: Vec<String> },
-    /// `<python> -m venv --system-site-packages <path>`.
+    /// `<python> -m venv --system-site-packages <path>` (or `uv venv`).
     CreateVenv { python: String, path: PathBuf },
-    /// `<venv>/bin/python -m pip install <args>`; `args` go to pip as argv.
+    /// `<venv>/bin/python -m pip install <args>` (or `uv pip install`); `args` go to pip as argv.
     PipInstall { group: String, args: Vec<String>, index_rewrites: Vec<(String, String)> },
     /// A `pip_complex` group that has no entry for this partition.
     SkipPip { group: String, reason: String },
@@ -118,6 +143,7 @@ pub fn plan(spec: &Spec, partition: &str, opts: &PlanOptions) -> Plan {
         .collect();
     Plan {
         partition: partition.to_string(),
+        installer: opts.installer,
         spec_sha256: spec.source_sha256.clone(),
         workspace: opts.workspace.clone(),
         kernels_dir: opts.kernels_dir.clone(),
@@ -155,7 +181,7 @@ fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> K
         pip_steps.push(Step { stage, action });
     }
 
-    let venv_hash = venv_hash(partition, &modules, &pip_steps, &opts.python);
+    let venv_hash = venv_hash(partition, &modules, &pip_steps, &opts.python, opts.installer);
     let venv = opts.workspace.join(partition).join(key).join(format!("venv-{venv_hash}"));
     steps.push(Step {
         stage: stage::VENV.into(),
@@ -191,13 +217,16 @@ fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> K
         venv,
         kernelspec_dir: opts.kernels_dir.join(kernelspec_name),
         argv_prefix: opts.argv_prefix.clone(),
+        installer: opts.installer,
         steps,
     }
 }
 
 /// Venvs are named by what goes into them, so an unchanged kernel reuses its
-/// venv and a changed one is built beside the working one.
-fn venv_hash(partition: &str, modules: &[String], pip_steps: &[Step], python: &str) -> String {
+/// venv and a changed one is built beside the working one. A uv venv has no
+/// pip of its own, so the pip backend never reuses one (pip venvs keep the
+/// names they had before uv existed).
+fn venv_hash(partition: &str, modules: &[String], pip_steps: &[Step], python: &str, installer: Installer) -> String {
     let mut h = Sha256::new();
     let mut feed = |s: &str| {
         h.update(s.as_bytes());
@@ -205,6 +234,9 @@ fn venv_hash(partition: &str, modules: &[String], pip_steps: &[Step], python: &s
     };
     feed(partition);
     feed(python);
+    if installer != Installer::Pip {
+        feed(installer.name());
+    }
     modules.iter().for_each(|m| feed(m));
     for step in pip_steps {
         if let Action::PipInstall { args, .. } = &step.action {

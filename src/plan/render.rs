@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Action, KernelPlan, Plan};
+use super::{Action, Installer, KernelPlan, Plan};
 
 /// Shell-quotes one word for display and for scripts.
 pub fn quote(word: &str) -> String {
@@ -24,9 +24,17 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
         Action::LoadModules { modules } => {
             format!("module purge && module load {}", join(modules))
         }
+        Action::CreateVenv { python, path } if kp.installer == Installer::Uv => {
+            format!("uv venv --python {} --system-site-packages --allow-existing {}", quote(python), quote(&path.to_string_lossy()))
+        }
         Action::CreateVenv { python, path } => {
             format!("{} -m venv --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
         }
+        Action::PipInstall { args, .. } if kp.installer == Installer::Uv => format!(
+            "uv pip install --python {} {}   # with stand-ins for the distributions outside the venv; `plan --script` shows them",
+            quote(&python),
+            join(&super::uv::translate(args).args)
+        ),
         Action::PipInstall { args, .. } => format!("{} -m pip install {}", quote(&python), join(args)),
         Action::SkipPip { reason, .. } => format!("# skipped: {reason}"),
         Action::CheckConsistency => {
@@ -45,7 +53,7 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
 
 pub fn write_table(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
     let short_hash = plan.spec_sha256.get(..12).unwrap_or(&plan.spec_sha256);
-    writeln!(w, "partition {} · spec sha256 {short_hash}…", plan.partition)?;
+    writeln!(w, "partition {} · spec sha256 {short_hash}… · installer {}", plan.partition, plan.installer.name())?;
     if plan.kernels.is_empty() {
         writeln!(w, "(no kernels selected)")?;
     }
@@ -110,6 +118,7 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
                     quote(&kp.venv_python().to_string_lossy()),
                     super::CONSISTENCY_PY
                 ),
+                Action::PipInstall { args, .. } if kp.installer == Installer::Uv => uv_script(kp, args),
                 other => command_line(kp, other),
             };
             writeln!(w, "  {line}")?;
@@ -117,4 +126,17 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, ")")?;
     }
     Ok(())
+}
+
+/// A uv group as `install` runs it: stand-ins for what the venv's python
+/// sees outside the venv, the install, then the stand-ins removed.
+fn uv_script(kp: &KernelPlan, args: &[String]) -> String {
+    let python = quote(&kp.venv_python().to_string_lossy());
+    let stand_ins = |mode: &str| format!("{python} - {mode} <<'HPC_KERNELS_STAND_INS'\n{}HPC_KERNELS_STAND_INS", super::uv::STAND_INS_PY);
+    format!(
+        "{}\n  rc=0; uv pip install --python {python} {} || rc=$?\n  {}\n  [ \"$rc\" -eq 0 ] || exit \"$rc\"",
+        stand_ins("add"),
+        join(&super::uv::translate(args).args),
+        stand_ins("remove")
+    )
 }

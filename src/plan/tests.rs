@@ -53,6 +53,7 @@ fn opts() -> PlanOptions {
         index: IndexMapping::default(),
         argv_prefix: vec![],
         kernelspec_per_partition: false,
+        installer: Default::default(),
     }
 }
 

@@ -23,6 +23,7 @@ use sha2::Digest;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Kernel, PipGroup, Spec};
 pub use names::{is_valid_kernel_name, is_valid_module_name, partition_name_problem};
+pub use pip::option_takes_value as pip_option_takes_value;
 pub use release::{with_release, Substitution};
 pub use render::{render_human, render_json};
 pub use write::to_json;

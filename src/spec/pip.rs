@@ -80,6 +80,12 @@ pub fn allowed_options() -> String {
     ALLOWED.iter().map(|(names, _)| names.join("/")).collect::<Vec<_>>().join(", ")
 }
 
+/// For an allowed option spelled `name` (without `=value`): whether it takes
+/// a value. `None` for anything else.
+pub fn option_takes_value(name: &str) -> Option<bool> {
+    ALLOWED.iter().find(|(names, _)| names.contains(&name)).map(|(_, kind)| kind.is_some())
+}
+
 /// Splits a pip string the way a POSIX shell would split words.
 pub fn split(s: &str) -> Option<Vec<String>> {
     shlex::split(s)

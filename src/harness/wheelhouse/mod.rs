@@ -54,7 +54,7 @@ pub struct Wheelhouse {
 
 /// Creates `dir` and holds an exclusive lock on `dir/.lock` until the
 /// returned guard drops: one writer per cache directory, across processes.
-fn lock_cache_dir(dir: &Path, what: &str) -> Result<nix::fcntl::Flock<fs::File>> {
+pub(super) fn lock_cache_dir(dir: &Path, what: &str) -> Result<nix::fcntl::Flock<fs::File>> {
     fs::create_dir_all(dir).map_err(|e| Error::io(&format!("create the {what}"), dir, e))?;
     let lock_path = dir.join(".lock");
     let file = fs::OpenOptions::new()
