@@ -31,7 +31,8 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>, p
         } else {
             notes.push(format!(
                 "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image, and the installer resolved for \
-                 {IMAGE_PYTHON}: Requires-Python and wheel tags were judged for {IMAGE_PYTHON}, not {declared} as on the cluster"
+                 {IMAGE_PYTHON}: Requires-Python and wheel tags were judged for {IMAGE_PYTHON}, not {declared} as on the cluster \
+                 (only pip tells the index which version it stands for; --installer pip gets the cluster's verdict)"
             ));
         }
     }
@@ -73,6 +74,6 @@ mod tests {
     fn without_a_presented_index_the_note_says_the_resolution_was_for_the_image() {
         let loaded = vec!["Python/3.10.4".to_string()];
         let notes = cell_notes(&loaded, &BTreeMap::new(), None);
-        assert!(notes[0].ends_with("judged for 3.11, not 3.10 as on the cluster"), "{notes:?}");
+        assert!(notes[0].contains("judged for 3.11, not 3.10 as on the cluster"), "{notes:?}");
     }
 }

@@ -46,38 +46,7 @@ pub fn version(uv: &Path) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).split_whitespace().take(2).collect::<Vec<_>>().join(" "))
 }
 
-/// What a uv cell could not make as faithful as a pip cell: the index proxy
-/// shows pip the files as a declared `Python/X.Y` sees them by pip's
-/// User-Agent, which uv does not send, so uv resolves for the interpreter
-/// that runs.
-pub fn cell_notes(loaded: &[String]) -> Vec<String> {
-    let image = super::emulation::IMAGE_PYTHON;
-    loaded
-        .iter()
-        .filter_map(|m| m.strip_prefix("Python/").map(|v| (m, v.split('.').take(2).collect::<Vec<_>>().join("."))))
-        .filter(|(_, declared)| declared != image)
-        .map(|(module, declared)| {
-            format!(
-                "uv resolved for CPython {image}, the interpreter that runs, not for the {declared} of {module}: \
-                 the index learns the declared version from pip only; run --installer pip for the cluster's verdict"
-            )
-        })
-        .collect()
-}
-
 fn works(uv: &Path) -> bool {
     uv.is_file() && version(uv).is_some()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_emulated_interpreter_is_named_for_uv_cells() {
-        let notes = cell_notes(&["release/23.10".into(), "Python/3.10.4".into()]);
-        assert_eq!(notes.len(), 1);
-        assert!(notes[0].contains("not for the 3.10 of Python/3.10.4"), "{notes:?}");
-        assert!(cell_notes(&["Python/3.11.3".into()]).is_empty());
-    }
-}

@@ -154,9 +154,6 @@ pub fn validate(
             presented_for.as_deref(),
         ));
         result.notes.extend(packages.cell_notes(&job.cell));
-        if opts.installer == Installer::Uv {
-            result.notes.extend(super::uv::cell_notes(&result.modules));
-        }
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);
         }
