@@ -167,3 +167,42 @@ fn a_declared_interpreter_sees_its_own_index() {
     let (_, text) = body(proxy.handle("/c0/0/simple/heavy/", true, "http://gw:1", Some("pip/23.0.1 {\"python\":\"3.11.2\"}")));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["files"].as_array().unwrap().len(), 2);
 }
+
+/// A release with a wheel for CPython 3.10 only: a 3.10 client here gets it
+/// retagged for the running 3.11, served as a stand-in with the real metadata.
+#[test]
+fn a_declared_only_wheel_is_offered_retagged_as_a_stand_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path().join("index"));
+    let wheel = stand_in::build("old-1.0-cp310-cp310-manylinux1_x86_64.whl", b"Metadata-Version: 2.1\nName: old\nVersion: 1.0\n").unwrap();
+    let wheel_sha = store.put_blob(&wheel.bytes).unwrap();
+    let page = serde_json::json!({"name": "old", "files": [
+        {"filename": "old-1.0-cp310-cp310-manylinux1_x86_64.whl", "url": "https://files.example/old-1.0-cp310-cp310-manylinux1_x86_64.whl",
+         "hashes": {"sha256": wheel_sha}, "size": wheel.bytes.len(), "upload-time": "2023-05-01T00:00:00Z"}]});
+    let page_blob = store.put_blob(page.to_string().as_bytes()).unwrap();
+    store.put_page(&PageRecord { url: format!("{PYPI}/old/"), fetched_at: 0, body: Some(page_blob) }).unwrap();
+    let opts = IndexOptions {
+        upstreams: vec![PYPI.to_string()],
+        offline: true,
+        exclude_newer: None,
+        wheels: WheelPolicy::Real,
+        cache_dir: dir.path().join("index"),
+        max_page_age: DEFAULT_MAX_PAGE_AGE,
+    };
+    let proxy = Proxy::new(opts);
+    let (_, text) = body(proxy.handle("/c2/0/simple/old/", true, "http://gw:1", Some(UA_310)));
+    let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let url = page["files"][0]["url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("http://gw:1/c2/0/stand-in/{wheel_sha}/old-1.0-cp311-cp311-manylinux1_x86_64.whl"));
+    // No core metadata upstream: the proxy reads it from the wheel itself.
+    let Reply::Bytes { status: 200, body: served, .. } = proxy.handle(url.trim_start_matches("http://gw:1"), false, "", None) else {
+        panic!("no stand-in")
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(served)).unwrap();
+    let mut wheel_file = String::new();
+    archive.by_name("old-1.0.dist-info/WHEEL").unwrap().read_to_string(&mut wheel_file).unwrap();
+    assert!(wheel_file.contains("Tag: cp311-cp311-manylinux1_x86_64"), "{wheel_file}");
+    let log = proxy.log();
+    assert!(log.stand_ins["c2"].iter().next().unwrap().contains("offered as old-1.0-cp311-cp311-manylinux1_x86_64.whl"), "{log:?}");
+    assert_eq!(log.presented_for["c2"], "3.10");
+}
