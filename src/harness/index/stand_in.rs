@@ -3,13 +3,8 @@
 //! `Requires-Python`, `Requires-Dist` with markers and extras), and a package
 //! under the real import name whose `__init__` says what it is.
 
-use std::io::{Cursor, Write};
-
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
-
 use crate::error::{Error, Result};
-use crate::harness::wheelhouse::{import_name, record_hash, BuiltWheel};
+use crate::harness::wheelhouse::{import_name, pack_wheel, BuiltWheel};
 
 /// Marker attribute of every stand-in module; tests and users can look for it.
 pub const MARKER: &str = "__hpc_kernels_stand_in__";
@@ -30,32 +25,13 @@ pub fn build(file_name: &str, metadata: &[u8]) -> Result<BuiltWheel> {
         "Wheel-Version: 1.0\nGenerator: hpc-kernels stand-in\nRoot-Is-Purelib: true\n{}",
         fields.tags().iter().map(|t| format!("Tag: {t}\n")).collect::<String>()
     );
-    let mut files: Vec<(String, Vec<u8>)> = vec![
+    let files: Vec<(String, Vec<u8>)> = vec![
         (init_path, init.into_bytes()),
         (format!("{dist_info}/METADATA"), metadata.to_vec()),
         (format!("{dist_info}/WHEEL"), wheel.into_bytes()),
         (format!("{dist_info}/HPC_KERNELS_STAND_IN"), format!("{file_name}\n").into_bytes()),
     ];
-    let record_path = format!("{dist_info}/RECORD");
-    let mut record: String =
-        files.iter().map(|(path, bytes)| format!("{path},sha256={},{}\n", record_hash(bytes), bytes.len())).collect();
-    record.push_str(&format!("{record_path},,\n"));
-    files.push((record_path, record.into_bytes()));
-    files.sort();
-
-    let zip_error = |e: zip::result::ZipError| {
-        Error::internal(format!("cannot write the stand-in for {file_name}")).with_source(e).with_hint("this is a bug in hpc-kernels; please report it")
-    };
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(DateTime::default())
-        .unix_permissions(0o644);
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (path, bytes) in &files {
-        zip.start_file(path.as_str(), options).map_err(zip_error)?;
-        zip.write_all(bytes).map_err(|e| zip_error(e.into()))?;
-    }
-    let bytes = zip.finish().map_err(zip_error)?.into_inner();
+    let bytes = pack_wheel(files, &dist_info, &format!("the stand-in for {file_name}"))?;
     Ok(BuiltWheel { file_name: file_name.to_string(), bytes })
 }
 
@@ -125,7 +101,7 @@ fn metadata_field(metadata: &[u8], field: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Cursor, Read};
 
     const TORCH_METADATA: &str = "Metadata-Version: 2.1\nName: torch\nVersion: 2.1.2\nRequires-Python: >=3.8.0\nRequires-Dist: filelock\nRequires-Dist: nvidia-cudnn-cu12 ==8.9.2.26 ; platform_system == \"Linux\" and platform_machine == \"x86_64\"\nProvides-Extra: opt-einsum\n\nlong description\n";
 

@@ -64,33 +64,19 @@ fn init_py(spec: &WheelSpec, module: &str) -> String {
     )
 }
 
-/// Builds `name-version-py3-none-any.whl`. The same spec always gives the same
-/// bytes: entries are sorted and carry a fixed timestamp and mode.
-pub fn build_wheel(spec: &WheelSpec) -> Result<BuiltWheel> {
-    let stem = format!("{}-{}", escaped_name(&spec.name), escaped_version(&spec.version));
-    let dist_info = format!("{stem}.dist-info");
-    let module = import_name(&spec.name);
-    // Dotted import names live in namespace packages: only the leaf gets an __init__.py.
-    let init_path = format!("{}/__init__.py", module.replace('.', "/"));
-
-    let mut files: Vec<(String, Vec<u8>)> = vec![
-        (init_path, init_py(spec, &module).into_bytes()),
-        (format!("{dist_info}/METADATA"), metadata(spec).into_bytes()),
-        (format!("{dist_info}/WHEEL"), WHEEL_FILE.as_bytes().to_vec()),
-    ];
+/// The bytes of a wheel holding `files` plus the `RECORD` of `dist_info`,
+/// always the same for the same files: entries sorted, fixed time and mode.
+/// `what` names the wheel in the error.
+pub fn pack_wheel(mut files: Vec<(String, Vec<u8>)>, dist_info: &str, what: &str) -> Result<Vec<u8>> {
     let record_path = format!("{dist_info}/RECORD");
-    let mut record = String::new();
-    for (path, bytes) in &files {
-        record.push_str(&format!("{path},sha256={},{}\n", record_hash(bytes), bytes.len()));
-    }
+    let mut record: String =
+        files.iter().map(|(path, bytes)| format!("{path},sha256={},{}\n", record_hash(bytes), bytes.len())).collect();
     record.push_str(&format!("{record_path},,\n"));
     files.push((record_path, record.into_bytes()));
     files.sort();
 
     let zip_error = |e: zip::result::ZipError| {
-        Error::internal(format!("cannot write the generated wheel {stem}-py3-none-any.whl"))
-            .with_source(e)
-            .with_hint("this is a bug in hpc-kernels; please report it with the spec")
+        Error::internal(format!("cannot write {what}")).with_source(e).with_hint("this is a bug in hpc-kernels; please report it")
     };
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -101,7 +87,24 @@ pub fn build_wheel(spec: &WheelSpec) -> Result<BuiltWheel> {
         zip.start_file(path.as_str(), options).map_err(zip_error)?;
         zip.write_all(bytes).map_err(|e| zip_error(e.into()))?;
     }
-    let bytes = zip.finish().map_err(zip_error)?.into_inner();
+    Ok(zip.finish().map_err(zip_error)?.into_inner())
+}
+
+/// Builds `name-version-py3-none-any.whl`. The same spec always gives the same
+/// bytes: entries are sorted and carry a fixed timestamp and mode.
+pub fn build_wheel(spec: &WheelSpec) -> Result<BuiltWheel> {
+    let stem = format!("{}-{}", escaped_name(&spec.name), escaped_version(&spec.version));
+    let dist_info = format!("{stem}.dist-info");
+    let module = import_name(&spec.name);
+    // Dotted import names live in namespace packages: only the leaf gets an __init__.py.
+    let init_path = format!("{}/__init__.py", module.replace('.', "/"));
+
+    let files: Vec<(String, Vec<u8>)> = vec![
+        (init_path, init_py(spec, &module).into_bytes()),
+        (format!("{dist_info}/METADATA"), metadata(spec).into_bytes()),
+        (format!("{dist_info}/WHEEL"), WHEEL_FILE.as_bytes().to_vec()),
+    ];
+    let bytes = pack_wheel(files, &dist_info, &format!("the generated wheel {stem}-py3-none-any.whl"))?;
     Ok(BuiltWheel { file_name: format!("{stem}-py3-none-any.whl"), bytes })
 }
 

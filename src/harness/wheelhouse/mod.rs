@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use generated::{build_wheel, record_hash, BuiltWheel, WheelSpec};
+pub use generated::{build_wheel, pack_wheel, record_hash, BuiltWheel, WheelSpec};
 pub use real::sha256_of_file;
 pub use import_names::import_name;
 pub use requirement::{normalize, parse_requirement, requirements_in_args, requirements_of, Requirement};
