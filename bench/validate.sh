@@ -29,7 +29,11 @@ else
   scratch=$cache
 fi
 trap 'rm -rf "$scratch"' EXIT
-index=(--exclude-newer 2026-01-15 --index-map https://download.pytorch.org/whl/cpu=https://pypi.org/simple)
+index=(--exclude-newer 2026-01-15)
+# The PyTorch CPU index cannot be reached from here: record it from PyPI.
+if grep -q 'https://download.pytorch.org/whl/cpu' "$spec"; then
+  index+=(--index-map https://download.pytorch.org/whl/cpu=https://pypi.org/simple)
+fi
 
 remove_images() {
   docker images --filter label=org.hpc-kernels.managed --format '{{.ID}}' | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true

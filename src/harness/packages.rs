@@ -110,6 +110,13 @@ impl Packages {
             return Ok(Packages::Synthetic(Wheelhouse::prepare(spec, cache_dir, on_progress)?));
         }
         let spec_indexes = spec_indexes(spec);
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if let Some((from, _)) =
+            opts.index_map.iter().find(|(from, _)| !same(from, index::PYPI) && !spec_indexes.iter().any(|i| same(from, i)))
+        {
+            return Err(Error::usage(format!("--index-map {from}=…: the spec names no such index"))
+                .with_hint(format!("indexes the spec names: {}", std::iter::once(index::PYPI).chain(spec_indexes.iter().map(String::as_str)).collect::<Vec<_>>().join(", "))));
+        }
         let upstream_of = |url: &str| {
             opts.index_map
                 .iter()
@@ -274,6 +281,22 @@ mod tests {
     fn exclude_newer_refuses_the_rest(#[case] text: &str) {
         assert!(parse_exclude_newer(text).is_err());
     }
+
+    #[test]
+    fn an_index_map_for_an_index_the_spec_does_not_name_is_refused() {
+        let report = crate::spec::lint_bytes(
+            Path::new("t.json"),
+            br#"{"modules_by_cluster": {"alpha": "x"}, "pip_module_groups": {"a": "six"},
+                "kernels": {"k": {"name": "K", "pip_dependencies": ["a"], "check_libs": "six", "test_script": "true"}}}"#,
+        );
+        let spec = report.spec.expect("a valid spec");
+        let opts = PackageOptions { index_map: vec![("https://download.pytorch.org/whl/cpu".into(), PYPI_MIRROR.into())], ..Default::default() };
+        let err = Packages::prepare(&spec, &opts, Path::new("/nonexistent"), "t", &mut |_| {}).err().expect("refused");
+        assert!(err.message.contains("--index-map https://download.pytorch.org/whl/cpu=…: the spec names no such index"), "{}", err.message);
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Usage);
+    }
+
+    const PYPI_MIRROR: &str = "https://mirror.example/simple";
 
     #[test]
     fn spec_indexes_are_collected_once_in_order() {
