@@ -252,14 +252,6 @@ impl Packages {
             Packages::Index(run) => run.proxy.log().failures.into_iter().collect(),
         }
     }
-
-    /// The upstream requests made (a warm run makes none).
-    pub fn upstream_requests(&self) -> usize {
-        match self {
-            Packages::Synthetic(_) => 0,
-            Packages::Index(run) => run.proxy.log().upstream_requests,
-        }
-    }
 }
 
 #[cfg(test)]

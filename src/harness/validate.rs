@@ -425,15 +425,6 @@ fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
 }
 
 fn single_stage(kernel: &str, display_name: String, stage: &str, outcome: Outcome) -> KernelResult {
-    KernelResult {
-        kernel: kernel.to_string(),
-        display_name,
-        steps: vec![StepResult { stage: stage.into(), outcome, seconds: 0.0, command: None, log: String::new() }],
-        kernelspec_dir: None,
-        venv: None,
-        modules: Vec::new(),
-        kernelspec: None,
-        lmod_init: None,
-        notes: Vec::new(),
-    }
+    let step = StepResult { stage: stage.into(), outcome, seconds: 0.0, command: None, log: String::new() };
+    KernelResult::from_steps(kernel, display_name, vec![step])
 }

@@ -405,17 +405,7 @@ fn junit_to_model(suites: &[JunitSuite]) -> RunReport {
                 let kernel = case.classname.strip_prefix(&format!("{partition}.")).unwrap_or(&case.classname);
                 match result.kernels.iter_mut().find(|k| k.kernel == kernel) {
                     Some(k) => k.steps.push(step),
-                    None => result.kernels.push(KernelResult {
-                        kernel: kernel.to_string(),
-                        display_name: String::new(),
-                        steps: vec![step],
-                        kernelspec_dir: None,
-                        venv: None,
-                        modules: Vec::new(),
-                        kernelspec: None,
-                        lmod_init: None,
-                        notes: Vec::new(),
-                    }),
+                    None => result.kernels.push(KernelResult::from_steps(kernel, String::new(), vec![step])),
                 }
             }
             result

@@ -83,6 +83,21 @@ pub struct KernelResult {
 }
 
 impl KernelResult {
+    /// A kernel of which only `steps` are known: no venv, modules, kernelspec or notes.
+    pub fn from_steps(kernel: &str, display_name: String, steps: Vec<StepResult>) -> KernelResult {
+        KernelResult {
+            kernel: kernel.to_string(),
+            display_name,
+            steps,
+            kernelspec_dir: None,
+            venv: None,
+            modules: Vec::new(),
+            kernelspec: None,
+            lmod_init: None,
+            notes: Vec::new(),
+        }
+    }
+
     /// The first stage that failed, timed out or errored.
     pub fn first_problem(&self) -> Option<&StepResult> {
         self.steps.iter().find(|s| s.outcome.is_problem())

@@ -296,17 +296,8 @@ fn aborted(job: &Tracked, status: &JobStatus) -> String {
 
 fn not_run(spec: &Spec, kernel: &str, reason: String) -> KernelResult {
     let display_name = spec.kernels.get(kernel).map(|k| k.display_name.clone()).unwrap_or_default();
-    KernelResult {
-        kernel: kernel.to_string(),
-        display_name,
-        steps: vec![StepResult { stage: "modules".into(), outcome: Outcome::Skipped { reason }, seconds: 0.0, command: None, log: String::new() }],
-        kernelspec_dir: None,
-        venv: None,
-        modules: Vec::new(),
-        kernelspec: None,
-        lmod_init: None,
-        notes: Vec::new(),
-    }
+    let step = StepResult { stage: "modules".into(), outcome: Outcome::Skipped { reason }, seconds: 0.0, command: None, log: String::new() };
+    KernelResult::from_steps(kernel, display_name, vec![step])
 }
 
 #[cfg(test)]

@@ -21,9 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use page::{FileEntry, ProjectPage};
+use page::{FileEntry, ProjectPage};
 pub use server::IndexProxy;
-pub use stand_in::MARKER as STAND_IN_MARKER;
 use store::{PageRecord, Store};
 use upstream::{FetchError, Upstream};
 
@@ -186,7 +185,7 @@ impl Proxy {
                 None => self.real_file(sha, file),
             },
             ("stand-in", [sha, file]) => match file.strip_suffix(".metadata") {
-                Some(wheel) => self.metadata_as(sha, wheel),
+                Some(wheel) => self.metadata(sha, wheel),
                 None => self.stand_in(cell, sha, file),
             },
             _ => Reply::status(404, "not an index path\n"),
@@ -340,20 +339,14 @@ impl Proxy {
         stand_in::metadata_of_wheel(&wheel).map_err(|why| format!("{}: {why}", entry.url))
     }
 
+    /// The core metadata of a listed wheel, also under the name it was offered as.
     fn metadata(&self, sha: &str, file: &str) -> Reply {
-        let Some((_, entry)) = self.listed(sha, file) else {
+        let Some((_, entry)) = self.listed_as(sha, file) else {
             return Reply::status(404, format!("{file}: not listed on a page served in this run\n"));
         };
         match self.metadata_bytes(&entry) {
             Ok(body) => Reply::Bytes { status: 200, content_type: "text/plain; charset=utf-8", body },
             Err(why) => self.fail(why),
-        }
-    }
-
-    fn metadata_as(&self, sha: &str, file: &str) -> Reply {
-        match self.listed_as(sha, file) {
-            Some((_, entry)) => self.metadata(sha, &entry.filename),
-            None => Reply::status(404, format!("{file}: not listed on a page served in this run\n")),
         }
     }
 
