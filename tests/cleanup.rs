@@ -12,8 +12,7 @@ use common::*;
 const LABEL: &str = "org.hpc-kernels.managed";
 
 fn listed(kind: &[&str]) -> BTreeSet<String> {
-    let out = Command::new("docker").args(kind).args(["--quiet", "--filter", &format!("label={LABEL}")]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+    listed_by(kind, LABEL)
 }
 
 fn containers() -> BTreeSet<String> {
@@ -30,7 +29,21 @@ fn no_containers_networks_or_volumes_remain() {
     bin().args(["validate", "--partition", "alpha", "--exclude-newer", INDEX_DATE]).arg(fixture("specs/real-packages.json")).assert().success();
     assert_eq!(containers(), before, "containers left behind");
     assert!(listed(&["network", "ls"]).is_empty(), "networks left behind");
-    assert!(listed(&["volume", "ls"]).is_empty(), "volumes left behind");
+    assert!(run_volumes().is_empty(), "volumes left behind: {:?}", run_volumes());
+    // What stays is meant to: the venvs kept between runs of a pinned index.
+    let kept = listed_by(&["volume", "ls"], "org.hpc-kernels.venv-cache");
+    assert!(kept.iter().all(|v| v.starts_with("hpc-kernels-venv-")), "{kept:?}");
+}
+
+fn listed_by(kind: &[&str], label: &str) -> BTreeSet<String> {
+    let out = Command::new("docker").args(kind).args(["--quiet", "--filter", &format!("label={label}")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+}
+
+/// The managed volumes of runs (the shared homes), not the venvs kept between runs.
+fn run_volumes() -> BTreeSet<String> {
+    let kept = listed_by(&["volume", "ls"], "org.hpc-kernels.venv-cache");
+    listed(&["volume", "ls"]).difference(&kept).cloned().collect()
 }
 
 #[test]
@@ -82,6 +95,6 @@ fn keep_leaves_a_failed_container_to_enter() {
     let removed = Command::new("bash").args(["-c", remove]).output().unwrap();
     assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     assert_eq!(containers(), before, "the printed command left the kept container");
-    assert!(listed(&["volume", "ls"]).is_empty(), "the printed command left the shared home volume");
+    assert!(run_volumes().is_empty(), "the printed command left the shared home volume");
     assert!(listed(&["network", "ls"]).is_empty(), "the printed command left the run's network");
 }

@@ -149,3 +149,37 @@ fn a_rerun_with_nothing_changed_runs_nothing_until_asked() {
     assert!(ok, "{changed:#}");
     assert_eq!(step(&steps(&changed), "launch")["status"], "passed");
 }
+
+/// `--reuse-venv`: pip is not rerun in a venv whose groups passed and that is
+/// unchanged, every check after pip is; a changed venv gets pip again.
+#[test]
+fn reuse_venv_skips_pip_and_runs_every_check() {
+    require_lmod();
+    let (site, spec) = site();
+    let (ok, first) = install(&site, &spec, &["--installer", "uv"]);
+    assert!(ok, "{first:#}");
+
+    let (ok, again) = install(&site, &spec, &["--installer", "uv", "--reuse-venv"]);
+    assert!(ok, "{again:#}");
+    let s = steps(&again);
+    assert!(step(&s, "venv")["log"].as_str().unwrap().starts_with("reusing the installed venv "), "{s:?}");
+    for group in ["pip:jupyter", "pip:extra"] {
+        assert_eq!(step(&s, group)["status"], "passed");
+        assert!(step(&s, group)["log"].as_str().unwrap().starts_with("not rerun: its pip groups were installed at "), "{s:?}");
+    }
+    for check in ["consistency", "import:tomli", "test_script", "kernelspec", "launch"] {
+        assert_eq!(step(&s, check)["status"], "passed", "{check} ran: {s:?}");
+        assert!(step(&s, check).get("reason").is_none_or(|r| r.is_null()), "{check} ran: {s:?}");
+    }
+    let notes = again["partitions"][0]["kernels"][0]["notes"].to_string();
+    assert!(notes.contains("pip was not rerun (--reuse-venv)"), "{notes}");
+
+    // A distribution added behind our back: the fingerprint differs, pip runs.
+    let venv = site.venv_python().parent().unwrap().parent().unwrap().to_path_buf();
+    let site_packages = std::fs::read_dir(venv.join("lib")).unwrap().flatten().next().unwrap().path().join("site-packages");
+    std::fs::create_dir_all(site_packages.join("stray-1.0.dist-info")).unwrap();
+    let (ok, changed) = install(&site, &spec, &["--installer", "uv", "--reuse-venv"]);
+    assert!(ok, "{changed:#}");
+    let log = step(&steps(&changed), "pip:jupyter")["log"].as_str().unwrap().to_string();
+    assert!(!log.starts_with("not rerun"), "{log}");
+}

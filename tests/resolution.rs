@@ -37,34 +37,65 @@ fn notes(report: &serde_json::Value) -> Vec<String> {
 }
 
 /// sympy, requests and plotly work for real (the test script computes with
-/// them); the second run needs no index request, the third replays offline.
+/// them); a second run, installing afresh, needs no index request, the third
+/// replays offline, and the fourth keeps the first one's venv and reruns every check.
 #[test]
 fn small_real_packages_work_for_real_and_later_runs_need_no_index() {
     require_docker();
     let _serial = container_test_lock();
     let spec = fixture("specs/real-packages.json");
+    // Installs into the cell's kept venv (or keeps one an earlier test left).
     let (code, report, stderr) = validate_json(&["--partition", "alpha"], &spec);
     assert_eq!(code, 0, "{stderr}");
     let real = kernel(&report, "real");
     assert_eq!(first_problem(real), None, "{stderr}");
-    let cell_notes: Vec<&str> = real["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    let cell_notes = strings(&real["notes"]);
     assert!(cell_notes.iter().all(|n| !n.starts_with("stand-ins installed")), "no stand-ins: {cell_notes:?}");
-    assert!(cell_notes.iter().any(|n| n.starts_with("Python/3.10.4 runs as Debian's CPython 3.11")), "{cell_notes:?}");
+    let python_note = "Python/3.10.4 runs as Debian's CPython 3.11 in the image; the index was presented to the installer as CPython 3.10";
+    assert!(cell_notes.iter().any(|n| n.starts_with(python_note)), "{cell_notes:?}");
     let run_notes = notes(&report);
     assert!(run_notes.iter().any(|n| n.starts_with("package index: https://pypi.org/simple")), "{run_notes:?}");
     assert!(run_notes.iter().any(|n| n.contains(&format!("as it was on {INDEX_DATE} (--exclude-newer)"))), "{run_notes:?}");
 
-    let (code, report, stderr) = validate_json(&["--partition", "alpha"], &spec);
+    // Installs afresh, every page and file from the proxy's cache.
+    let (code, report, stderr) = validate_json(&["--partition", "alpha", "--reinstall"], &spec);
     assert_eq!(code, 0, "{stderr}");
+    assert!(step(kernel(&report, "real"), "pip:base")["log"].as_str().unwrap().contains("Successfully installed"), "{stderr}");
     assert!(
         notes(&report).iter().any(|n| n.starts_with("requests that went to an index this run: 0 ")),
         "a warm run must not touch the index: {:?}",
         notes(&report)
     );
 
-    let (code, report, stderr) = validate_json(&["--partition", "alpha", "--offline"], &spec);
+    let (code, report, stderr) = validate_json(&["--partition", "alpha", "--offline", "--reinstall"], &spec);
     assert_eq!(code, 0, "{stderr}");
     assert!(notes(&report).iter().any(|n| n.contains("replayed from the cache (--offline)")), "{:?}", notes(&report));
+
+    // Without --reinstall the kept venv of the first run comes back: pip is
+    // not rerun, every check is, and the cell says so with what its install said.
+    let (code, report, stderr) = validate_json(&["--partition", "alpha"], &spec);
+    assert_eq!(code, 0, "{stderr}");
+    let real = kernel(&report, "real");
+    assert_eq!(first_problem(real), None, "{stderr}");
+    assert!(step(real, "pip:base")["log"].as_str().unwrap().starts_with("not rerun: its pip groups were installed at "), "{real}");
+    for checked in ["consistency", "import:sympy", "test_script", "launch", "shared-home"] {
+        assert_eq!(step(real, checked)["status"], "passed", "{checked} ran: {real}");
+    }
+    assert!(step(real, "launch")["seconds"].as_f64().unwrap() > 0.1, "the launch ran: {real}");
+    let cell_notes = strings(&real["notes"]);
+    assert!(cell_notes.iter().any(|n| n.starts_with("venv kept from run ")), "{cell_notes:?}");
+    assert!(cell_notes.iter().any(|n| n.starts_with("pip was not rerun (--reuse-venv)")), "{cell_notes:?}");
+    assert!(cell_notes.iter().any(|n| n.starts_with(python_note)), "the install's interpreter note survives: {cell_notes:?}");
+    assert!(notes(&report).iter().any(|n| n.starts_with("venvs: kept between runs")), "{:?}", notes(&report));
+}
+
+fn step<'a>(kernel: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
+    let steps = kernel["steps"].as_array().unwrap_or_else(|| panic!("no steps: {kernel}"));
+    steps.iter().find(|s| s["stage"] == stage).unwrap_or_else(|| panic!("no {stage} step: {kernel}"))
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect()).unwrap_or_default()
 }
 
 /// A pin whose Requires-Python excludes the interpreter fails at pip in pip's

@@ -213,6 +213,11 @@ pub struct InstallArgs {
     /// and venv (by default such a kernel is verified and left as it is).
     #[arg(long)]
     pub recheck: bool,
+    /// Keep a venv whose pip groups an earlier install of the same plan
+    /// completed, unchanged since, and do not rerun pip for it; every check
+    /// after pip still runs.
+    #[arg(long, conflicts_with = "recheck")]
+    pub reuse_venv: bool,
     /// Download and wheel cache of pip and uv (DIR/pip, DIR/uv); default:
     /// their own user caches (~/.cache/pip, ~/.cache/uv).
     #[arg(long, value_name = "DIR")]
@@ -244,7 +249,7 @@ pub struct ValidateArgs {
     /// Print the results as JSON instead of the matrix.
     #[arg(long)]
     pub json: bool,
-    /// Installs running at once; default: the number of CPUs.
+    /// Cells running at once; default: the number of CPUs + 1.
     #[arg(long, short)]
     pub jobs: Option<usize>,
     /// Leave failed containers running and print how to enter them.
@@ -276,6 +281,13 @@ pub struct ValidateArgs {
     pub installer: InstallerChoice,
     #[command(flatten)]
     pub packages: PackageArgs,
+    /// Install every cell's venv afresh. By default, with the index pinned
+    /// (--exclude-newer, or --wheels synthetic), a cell whose image, spec,
+    /// installer, package options and hpc-kernels binary match an earlier
+    /// run's keeps that run's venv (a Docker volume): pip is not rerun, every
+    /// check after it is, and the cell says so.
+    #[arg(long)]
+    pub reinstall: bool,
 }
 
 /// Where pip in the cells gets its packages (`validate`, `certify`).
@@ -402,7 +414,7 @@ pub struct CertifyArgs {
     /// Directory for junit.xml, results.json, summary.md and report.html.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Installs running at once; default: the number of CPUs.
+    /// Cells running at once; default: the number of CPUs + 1.
     #[arg(long, short, conflicts_with = "slurm")]
     pub jobs: Option<usize>,
     /// Cache for the rootfs and wheels.

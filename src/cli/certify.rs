@@ -50,6 +50,8 @@ pub fn run(a: &CertifyArgs, color: bool) -> Result<ExitCode> {
             shard: None,
             installer: a.installer.into(),
             packages: a.packages.options(),
+            // A certificate is earned by this run alone: no venv from an earlier one.
+            reinstall: true,
         })
     };
 

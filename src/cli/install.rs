@@ -28,6 +28,7 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         uv,
         cache_dir: args.cache_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
         recheck: args.recheck,
+        reuse_venv: args.reuse_venv,
     };
     exec::signals::install_handlers();
     let mut progress = Progress::new();

@@ -50,6 +50,7 @@ pub fn run(a: &ReproduceArgs) -> Result<ExitCode> {
         shard: None,
         installer: a.installer.into(),
         packages: Default::default(),
+        reinstall: true,
     };
     let mut progress = Progress::new();
     let r = reproduce::reproduce(spec_path, &spec, &kernel, &opts, &mut |e| match e {

@@ -38,6 +38,7 @@ pub fn run(a: &ValidateArgs, color: bool) -> Result<ExitCode> {
         shard: a.shard,
         installer: a.installer.into(),
         packages: a.packages.options(),
+        reinstall: a.reinstall,
     };
     harness::interrupt::remove_containers_on_interrupt(validate::RUN_LABEL, &run_id);
 

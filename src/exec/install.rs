@@ -17,6 +17,10 @@ use crate::report::{KernelResult, Outcome, PartitionResult, RunEvent, StepResult
 
 /// Marks a venv whose every install step passed; only such venvs are reused.
 const COMPLETE_MARKER: &str = ".hpc-kernels-complete";
+/// Marks a venv whose pip groups all passed: its fingerprint then, and when.
+const INSTALLED_MARKER: &str = ".hpc-kernels-installed";
+/// How the venv step's log of a venv kept with its pip groups begins.
+pub const VENV_REUSED: &str = "reusing the installed venv";
 
 #[derive(Clone, Debug)]
 pub struct Timeouts {
@@ -64,6 +68,9 @@ pub struct ExecOptions {
     pub cache_dir: Option<PathBuf>,
     /// Run every step even when the installed kernel matches the plan.
     pub recheck: bool,
+    /// Do not rerun pip in a venv whose pip groups passed in an earlier run of
+    /// the same plan and that is unchanged since; the checks still run.
+    pub reuse_venv: bool,
 }
 
 /// Installs every kernel of `plan`. Returns Err only for faults that stop the
@@ -92,6 +99,8 @@ struct KernelRun<'a> {
     /// The staged kernelspec and its directory name.
     staged: Option<(PathBuf, String)>,
     check_libs: Vec<String>,
+    /// Set when the venv's pip groups are kept from an earlier run (`reuse_venv`).
+    pip_reused: Option<String>,
     result: KernelResult,
 }
 
@@ -106,6 +115,7 @@ impl<'a> KernelRun<'a> {
             modulepath: String::new(),
             loaded: Vec::new(),
             staged: None,
+            pip_reused: None,
             check_libs: kp
                 .steps
                 .iter()
@@ -135,6 +145,12 @@ impl<'a> KernelRun<'a> {
         let _ = fs::create_dir_all(&self.log_dir);
         let mut blocked_by: Option<String> = None;
         let mut reused: Option<String> = None;
+        // After this step the venv holds every pip group.
+        let last_install_step = self
+            .kp
+            .steps
+            .iter()
+            .rposition(|s| matches!(s.action, Action::CreateVenv { .. } | Action::PipInstall { .. } | Action::SkipPip { .. }));
         for (i, step) in self.kp.steps.iter().enumerate() {
             let stage = step.stage.clone();
             on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
@@ -159,6 +175,9 @@ impl<'a> KernelRun<'a> {
             };
             if outcome.is_problem() && blocked_by.is_none() {
                 blocked_by = Some(stage.clone());
+            }
+            if Some(i) == last_install_step && blocked_by.is_none() && reused.is_none() && self.pip_reused.is_none() {
+                self.mark_installed();
             }
             let result = StepResult { stage, outcome, seconds: started.elapsed().as_secs_f64(), command, log };
             on_event(RunEvent::StepFinished { partition: partition.clone(), kernel: kernel.clone(), result: result.clone() });
@@ -188,6 +207,10 @@ impl<'a> KernelRun<'a> {
         match action {
             Action::LoadModules { modules } => self.load_modules(modules, log),
             Action::CreateVenv { python, path } => self.create_venv(python, path, log),
+            Action::PipInstall { .. } if self.pip_reused.is_some() => {
+                writeln!(log, "not rerun: {}", self.pip_reused.as_deref().unwrap_or_default()).ok();
+                Ok(Outcome::Passed)
+            }
             Action::PipInstall { args, .. } if self.kp.installer == Installer::Uv => {
                 let uv = self.uv()?;
                 let python = self.kp.venv_python();
@@ -240,7 +263,11 @@ impl<'a> KernelRun<'a> {
     }
 
     fn create_venv(&mut self, python: &str, path: &Path, log: &mut LogSink) -> Result<Outcome, String> {
-        if path.join(COMPLETE_MARKER).is_file() {
+        if let Some(installed) = self.installed_venv(path) {
+            writeln!(log, "{VENV_REUSED} {}: {installed}", path.display()).ok();
+            self.result.notes.push(format!("pip was not rerun (--reuse-venv): {installed}"));
+            self.pip_reused = Some(installed);
+        } else if path.join(COMPLETE_MARKER).is_file() || path.join(INSTALLED_MARKER).is_file() {
             writeln!(log, "reusing {} (built earlier from the same modules and pip groups)", path.display()).ok();
         } else {
             if path.exists() {
@@ -288,7 +315,8 @@ impl<'a> KernelRun<'a> {
     /// is as it was: the reason the remaining steps are skipped, and the venv
     /// step's log. Records the kernelspec in the result.
     fn reuse(&mut self) -> Option<(String, String)> {
-        if self.opts.recheck {
+        // `reuse_venv` asks for every check after pip, so not for a no-op.
+        if self.opts.recheck || self.opts.reuse_venv {
             return None;
         }
         let recorded = fs::read_to_string(self.kp.venv.join(COMPLETE_MARKER)).ok()?;
@@ -317,6 +345,26 @@ impl<'a> KernelRun<'a> {
         );
         let log = format!("reusing {} ({fingerprint}, as recorded) and the kernelspec in {}\n", self.kp.venv.display(), dir.display());
         Some((why, log))
+    }
+
+    /// With `reuse_venv`: what says that the venv at `path` holds every pip
+    /// group of this plan, installed by an earlier run and unchanged since.
+    fn installed_venv(&self, path: &Path) -> Option<String> {
+        if !self.opts.reuse_venv {
+            return None;
+        }
+        let recorded = fs::read_to_string(path.join(INSTALLED_MARKER)).ok()?;
+        let mut lines = recorded.lines();
+        let (fingerprint, installed_at) = (lines.next()?, lines.next().unwrap_or("an earlier run"));
+        let now = super::reuse::venv_fingerprint(path)?;
+        (fingerprint == now).then(|| format!("its pip groups were installed at {installed_at} by the same plan, and it is unchanged since ({now})"))
+    }
+
+    fn mark_installed(&self) {
+        if let Some(fingerprint) = super::reuse::venv_fingerprint(&self.kp.venv) {
+            let installed_at = crate::report::junit::rfc3339_utc(std::time::SystemTime::now());
+            let _ = fs::write(self.kp.venv.join(INSTALLED_MARKER), format!("{fingerprint}\n{installed_at}\n"));
+        }
     }
 
     fn render_kernelspec(&self, name: &str, display_name: &str, installed_at: &str) -> kernelspec::Rendered {

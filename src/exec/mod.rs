@@ -12,4 +12,4 @@ pub mod signals;
 pub mod slurm;
 pub mod uv;
 
-pub use install::{install, ExecOptions, Timeouts};
+pub use install::{install, ExecOptions, Timeouts, VENV_REUSED};

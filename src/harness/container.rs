@@ -29,6 +29,8 @@ pub struct ContainerSpec {
     pub labels: Vec<(String, String)>,
     /// The Docker network to join; `None`: no network at all.
     pub network: Option<String>,
+    /// Extra `/etc/hosts` entries (the run's package index).
+    pub hosts: Vec<(String, IpAddr)>,
 }
 
 pub struct Container {
@@ -59,6 +61,9 @@ impl Container {
             // Nothing resolves the FQDN without a network; /etc/hosts does, so `hostname -d` works.
             .with_host(spec.fqdn.clone(), Host::Addr(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1))))
             .with_label(LABEL, "true");
+        for (name, addr) in &spec.hosts {
+            request = request.with_host(name.clone(), Host::Addr(*addr));
+        }
         for (k, v) in &spec.labels {
             request = request.with_label(k.clone(), v.clone());
         }

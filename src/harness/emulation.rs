@@ -24,7 +24,7 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>, p
         }
         if presented_for == Some(declared.as_str()) {
             notes.push(format!(
-                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image; the index was presented to pip as \
+                "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image; the index was presented to the installer as \
                  CPython {declared} sees it (Requires-Python and wheel tags decide as on the cluster), a release \
                  with wheels for {declared} only becomes a stand-in, and the code runs on {IMAGE_PYTHON}"
             ));
@@ -32,7 +32,7 @@ pub fn cell_notes(loaded: &[String], emulated: &BTreeMap<String, Vec<String>>, p
             notes.push(format!(
                 "{module} runs as Debian's CPython {IMAGE_PYTHON} in the image, and the installer resolved for \
                  {IMAGE_PYTHON}: Requires-Python and wheel tags were judged for {IMAGE_PYTHON}, not {declared} as on the cluster \
-                 (only pip tells the index which version it stands for; --installer pip gets the cluster's verdict)"
+                 (the index was not told which version the modules declare)"
             ));
         }
     }
@@ -60,7 +60,7 @@ mod tests {
         let notes = cell_notes(&loaded, &emulated, Some("3.10"));
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].starts_with("Python/3.10.4 runs as Debian's CPython 3.11"), "{notes:?}");
-        assert!(notes[0].contains("presented to pip as CPython 3.10 sees it"), "{notes:?}");
+        assert!(notes[0].contains("presented to the installer as CPython 3.10 sees it"), "{notes:?}");
         assert!(notes[1].ends_with("numpy 1.22.3 (runs the code of 1.23.2), scipy 1.8.1 (runs the code of 1.9.2) (SciPy-bundle/2022.05)"), "{notes:?}");
     }
 

@@ -13,5 +13,6 @@ pub mod shared_home;
 pub mod slurm;
 pub mod uv;
 pub mod validate;
+pub mod venv_cache;
 pub mod index;
 pub mod wheelhouse;

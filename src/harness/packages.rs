@@ -5,6 +5,7 @@
 //! resolution, which every cell then says).
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::index::{self, IndexOptions, IndexProxy, WheelPolicy};
@@ -78,6 +79,11 @@ pub struct IndexRun {
 #[derive(Clone, Debug, Default)]
 pub struct CellPackages {
     pub network: Option<String>,
+    /// `/etc/hosts` entries of the cell's container.
+    pub hosts: Vec<(String, IpAddr)>,
+    /// Tells the index which interpreter the cell's modules declare, for an
+    /// installer that does not say it itself (uv).
+    pub declare: Option<index::Declarer>,
     pub mounts: Vec<(PathBuf, String)>,
     /// Arguments for `hpc-kernels install`.
     pub install_args: Vec<String>,
@@ -140,6 +146,8 @@ impl Packages {
         };
         let proxy = IndexProxy::start(
             network.gateway,
+            index::PREFERRED_PORT,
+            Some(index::HOST_IN_CELLS),
             IndexOptions {
                 upstreams: upstreams.clone(),
                 offline: opts.offline,
@@ -153,6 +161,15 @@ impl Packages {
         Ok(Packages::Index(IndexRun { proxy, network, spec_indexes, upstreams, opts: opts.clone() }))
     }
 
+    /// Whether a cell's index URLs are the same in every run (they are part
+    /// of its venv's path).
+    pub fn stable_urls(&self) -> bool {
+        match self {
+            Packages::Synthetic(_) => true,
+            Packages::Index(run) => run.proxy.at_preferred_port(),
+        }
+    }
+
     /// `cell` names the cell in the proxy's log (path-safe).
     pub fn for_cell(&self, cell: &str) -> CellPackages {
         match self {
@@ -160,6 +177,8 @@ impl Packages {
                 let index = Wheelhouse::container_index_url().to_string();
                 CellPackages {
                     network: None,
+                    hosts: Vec::new(),
+                    declare: None,
                     mounts: vec![(wheelhouse.dir.clone(), CONTAINER_MOUNT.to_string())],
                     install_args: vec!["--index-url".into(), index.clone(), "--index-map".into(), format!("*={index}")],
                     env: Vec::new(),
@@ -173,10 +192,12 @@ impl Packages {
                 }
                 CellPackages {
                     network: Some(run.network.name.clone()),
+                    hosts: vec![(index::HOST_IN_CELLS.to_string(), run.network.gateway)],
+                    declare: Some(run.proxy.declarer(cell)),
                     mounts: Vec::new(),
                     install_args,
                     // pip refuses plain-HTTP indexes on hosts it is not told to trust.
-                    env: vec![("PIP_TRUSTED_HOST".into(), run.network.gateway.to_string())],
+                    env: vec![("PIP_TRUSTED_HOST".into(), index::HOST_IN_CELLS.to_string())],
                 }
             }
         }

@@ -64,12 +64,17 @@ pub fn check_every_partition(
     images: &[(String, String)],
     mounts: &Mounts,
     labels: &[(String, String)],
+    jobs: usize,
     on_event: &mut dyn FnMut(HarnessEvent),
 ) {
-    let cells: Vec<(usize, usize)> = results
+    let cells: Vec<(usize, usize, String, String, String)> = results
         .iter()
         .enumerate()
-        .flat_map(|(pi, pr)| pr.kernels.iter().enumerate().filter(|(_, k)| k.passed()).map(move |(ki, _)| (pi, ki)))
+        .flat_map(|(pi, pr)| pr.kernels.iter().enumerate().filter(|(_, k)| k.passed()).map(move |(ki, k)| (pi, ki, pr, k)))
+        .filter_map(|(pi, ki, pr, k)| {
+            let (_, image) = images.iter().find(|(p, _)| p == &pr.partition)?;
+            Some((pi, ki, pr.partition.clone(), k.kernel.clone(), image.clone()))
+        })
         .collect();
     if cells.is_empty() {
         return;
@@ -78,11 +83,21 @@ pub fn check_every_partition(
         "starting {} kernel(s) from the shared home on every partition where they passed",
         cells.len()
     )));
-    for (pi, ki) in cells {
-        let partition = results[pi].partition.clone();
-        let kernel = results[pi].kernels[ki].kernel.clone();
-        let Some((_, image)) = images.iter().find(|(p, _)| p == &partition) else { continue };
-        let step = check_one(&partition, &kernel, image, mounts, labels);
+    // Every install has finished: the checks only read the home, so they run side by side.
+    let steps = super::pool::run_all(
+        cells.clone(),
+        jobs,
+        |(_, _, partition, kernel, image), _: &std::sync::mpsc::Sender<()>| check_one(partition, kernel, image, mounts, labels),
+        |()| {},
+    );
+    for ((pi, ki, ..), step) in cells.into_iter().zip(steps) {
+        let step = step.unwrap_or_else(|panic| StepResult {
+            stage: STAGE.into(),
+            outcome: Outcome::Error { message: format!("the harness worker for this check panicked: {panic}") },
+            seconds: 0.0,
+            command: None,
+            log: String::new(),
+        });
         results[pi].kernels[ki].steps.push(step);
     }
 }
@@ -115,9 +130,10 @@ fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
         fqdn,
         mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
         writable: Vec::new(),
-        volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).collect(),
+        volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).chain(mounts.venv_volumes.iter().cloned()).collect(),
         labels,
         network: None,
+        hosts: Vec::new(),
     };
     let container = Container::start(&spec)?;
     let argv: Vec<String> =

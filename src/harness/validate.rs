@@ -8,6 +8,7 @@ use super::container::{Container, ContainerSpec};
 use super::shared_home::{self, SharedHome};
 use super::images::{self, BuildOptions};
 use super::packages::{CellPackages, PackageOptions, Packages};
+use super::venv_cache::{self, CellVenv, VenvCache};
 use super::wheelhouse::Wheelhouse;
 use crate::error::{Error, Result};
 use crate::shard::{self, Shard};
@@ -47,6 +48,8 @@ pub struct ValidateOptions {
     pub installer: Installer,
     /// Where pip in the cells gets packages.
     pub packages: PackageOptions,
+    /// Install every venv afresh, never from an earlier run's (see `venv_cache`).
+    pub reinstall: bool,
 }
 
 /// What the harness tells the person watching.
@@ -65,6 +68,10 @@ struct Job {
     /// The cell's name in the package index's log.
     cell: String,
     packages: CellPackages,
+    /// The cell's venv volume and where it is mounted, when kept between runs.
+    venv_volume: Option<(String, String)>,
+    /// The modules the kernel loads on the partition.
+    modules: Vec<String>,
 }
 
 pub fn validate(
@@ -104,6 +111,9 @@ pub fn validate(
     let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
+    let (venv_cache, venv_note) = open_venv_cache(opts, &installer_note, &packages);
+    // Claims are held until the shared-home check is done with the volumes.
+    let mut claims: Vec<Option<CellVenv>> = Vec::new();
 
     let mut results: Vec<PartitionResult> = Vec::new();
     let mut jobs = Vec::new();
@@ -121,8 +131,14 @@ pub fn validate(
             }
             (Some(image), true) => {
                 for k in &kernels {
-                    let cell = format!("c{}", jobs.len());
-                    jobs.push(Job { partition: p.clone(), kernel: k.clone(), image: image.clone(), packages: packages.for_cell(&cell), cell });
+                    // The same in every run: the cell's index URLs, and so its venv's path, stay put.
+                    let cell = format!("{p}.{k}");
+                    let claim = venv_cache.as_ref().and_then(|c| c.claim(&image, &spec.source_sha256, p, k));
+                    let venv_volume = claim.as_ref().map(|c| (c.volume.clone(), c.mount_point.clone()));
+                    claims.push(claim);
+                    let packages = packages.for_cell(&cell);
+                    let modules = crate::plan::kernel_modules(spec, p, k);
+                    jobs.push(Job { partition: p.clone(), kernel: k.clone(), image: image.clone(), packages, cell, venv_volume, modules });
                 }
             }
         }
@@ -142,26 +158,31 @@ pub fn validate(
     );
     // Every planned cell appears in the report, in spec order, whatever
     // happened to the worker that ran it.
-    for (job, outcome) in jobs.iter().zip(outcomes) {
+    for ((job, outcome), claim) in jobs.iter().zip(outcomes).zip(&claims) {
         let mut result = outcome.unwrap_or_else(|panic| {
             harness_error(&job.kernel, format!("the harness worker for this cell panicked: {panic}"))
         });
         let emulated = built.iter().find(|b| b.partition == job.partition).map(|b| &b.emulated_packages);
-        let presented_for = packages.presented_for(&job.cell);
+        let (presented_for, package_notes) = match claim {
+            Some(claim) => claim.settle(&result, &opts.run_id, packages.presented_for(&job.cell), packages.cell_notes(&job.cell)),
+            None => (packages.presented_for(&job.cell), packages.cell_notes(&job.cell)),
+        };
         result.notes.extend(super::emulation::cell_notes(
             &result.modules,
             emulated.unwrap_or(&Default::default()),
             presented_for.as_deref(),
         ));
-        result.notes.extend(packages.cell_notes(&job.cell));
+        result.notes.extend(package_notes);
         if let Some(pr) = results.iter_mut().find(|pr| pr.partition == job.partition) {
             pr.kernels.push(result);
         }
     }
     let images: Vec<(String, String)> = built.iter().map(|b| (b.partition.clone(), b.tag.clone())).collect();
     let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
-    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, on_event);
+    mounts.venv_volumes = jobs.iter().filter_map(|j| j.venv_volume.clone()).collect();
+    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, opts.jobs, on_event);
     drop(home);
+    drop(claims);
 
     let failures = packages.failures();
     if !failures.is_empty() {
@@ -185,6 +206,7 @@ pub fn validate(
         notes.push(format!("sticky default release of the images: release/{r}"));
     }
     notes.push(installer_note);
+    notes.push(venv_note);
     Ok(RunReport {
         tool_version: crate::VERSION.to_string(),
         spec_file: spec_path.display().to_string(),
@@ -192,6 +214,26 @@ pub fn validate(
         partitions: results,
         notes,
     })
+}
+
+/// The run's venv cache, unless the options rule it out, and the run's note on it.
+fn open_venv_cache(opts: &ValidateOptions, installer_note: &str, packages: &Packages) -> (Option<VenvCache>, String) {
+    if let Some(why) = venv_cache::disabled_because(&opts.packages, opts.reinstall) {
+        return (None, format!("venvs: every cell installed afresh ({why})"));
+    }
+    if !packages.stable_urls() {
+        let why = format!("port {} of the run's gateway was taken, so the cells' index URLs are new", super::index::PREFERRED_PORT);
+        return (None, format!("venvs: every cell installed afresh ({why})"));
+    }
+    match VenvCache::open(&opts.cache_dir, &opts.binary, installer_note, &opts.packages) {
+        Ok(cache) => (
+            Some(cache),
+            "venvs: kept between runs in Docker volumes, one per cell and inputs; a cell whose inputs an earlier run \
+             installed says so and reruns every check but pip (--reinstall installs afresh)"
+                .into(),
+        ),
+        Err(e) => (None, format!("venvs: every cell installed afresh (the venv cache cannot be used: {})", e.message)),
+    }
 }
 
 /// Every name must be an emulated partition.
@@ -241,7 +283,13 @@ struct RunContext {
 impl RunContext {
     fn run_job(&self, job: &Job, tx: &mpsc::Sender<Message>) -> KernelResult {
         let labels = vec![(RUN_LABEL.to_string(), self.opts.run_id.clone())];
-        let target = KernelTarget { partition: &job.partition, kernel: &job.kernel, image: &job.image };
+        let target = KernelTarget {
+            partition: &job.partition,
+            kernel: &job.kernel,
+            image: &job.image,
+            venv_volume: job.venv_volume.as_ref(),
+            modules: &job.modules,
+        };
         let timeouts = (self.opts.pip_timeout, self.opts.step_timeout);
         let (container, result) = run_kernel(&target, &self.mounts, &job.packages, timeouts, labels, &mut |e| {
             let _ = tx.send(Message::Event(e));
@@ -269,6 +317,8 @@ pub struct Mounts {
     /// pip's and uv's download cache on the host, mounted writable into
     /// cells that install from a mounted wheelhouse (not the proxy's).
     pub install_cache: Option<PathBuf>,
+    /// The cells' venv volumes kept between runs, and where each is mounted.
+    pub venv_volumes: Vec<(String, String)>,
 }
 
 impl Mounts {
@@ -276,7 +326,7 @@ impl Mounts {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None })
+        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None, venv_volumes: Vec::new() })
     }
 
     /// The download cache every container shares, and uv when the installs
@@ -300,6 +350,10 @@ pub struct KernelTarget<'a> {
     pub kernel: &'a str,
     /// Image tag of the partition.
     pub image: &'a str,
+    /// The cell's venv volume kept between runs, and where it is mounted.
+    pub venv_volume: Option<&'a (String, String)>,
+    /// The modules the kernel loads there.
+    pub modules: &'a [String],
 }
 
 /// Installs one kernel in a fresh container of its partition's image, with the
@@ -341,14 +395,25 @@ pub fn run_kernel(
         .chain(packages.mounts.iter().cloned())
         .collect(),
         writable: install_cache.iter().map(|c| ((*c).clone(), CACHE_IN_CONTAINER.to_string())).collect(),
-        volumes: mounts.home_volume.iter().map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string())).collect(),
+        volumes: mounts
+            .home_volume
+            .iter()
+            .map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string()))
+            .chain(target.venv_volume.cloned())
+            .collect(),
         labels: all_labels,
         network: packages.network.clone(),
+        hosts: packages.hosts.clone(),
     };
     let container = match Container::start(&spec) {
         Ok(c) => c,
         Err(e) => return (None, harness_error(target.kernel, format!("{}: {}", e.message, source_text(&e)))),
     };
+    if let (Some(declare), true) = (&packages.declare, mounts.uv.is_some()) {
+        if let Some(version) = declared_python(&container, target.modules) {
+            declare.declare(&version);
+        }
+    }
     let env = packages.env.iter().map(|(k, v)| format!("{k}={v}"));
     let mut argv: Vec<String> = std::iter::once("/usr/bin/env".to_string())
         .chain(env)
@@ -374,6 +439,9 @@ pub fn run_kernel(
         .collect();
     if mounts.uv.is_some() {
         argv.extend(["--installer".to_string(), "uv".to_string()]);
+    }
+    if target.venv_volume.is_some() {
+        argv.push("--reuse-venv".to_string());
     }
     if let Some(dir) = cache_dir {
         argv.extend(["--cache-dir".to_string(), dir]);
@@ -408,6 +476,25 @@ pub fn run_kernel(
         (Err(e), None) => harness_error(target.kernel, e.message),
     };
     (Some(container), result)
+}
+
+/// The interpreter version the cell's modules declare (an emulated
+/// `Python/X.Y.Z` sets it for pip's User-Agent; uv sends no such data, so the
+/// harness tells the index itself). `None` when the modules do not load.
+fn declared_python(container: &Container, modules: &[String]) -> Option<String> {
+    let script = "module purge >/dev/null 2>&1; module load \"$@\" >/dev/null 2>&1 || exit 1; \
+                  printf 'HPCK_DECLARED=%s\\n' \"$PIP_USER_AGENT_USER_DATA\"";
+    let mut argv: Vec<String> = ["/bin/bash", "-lc", script, "declared-python"].iter().map(|s| s.to_string()).collect();
+    argv.extend(modules.iter().cloned());
+    let mut declared = None;
+    container
+        .exec(&argv, &mut |line| {
+            if let Some(data) = line.strip_prefix("HPCK_DECLARED=") {
+                declared = data.split_whitespace().find_map(|w| w.strip_prefix("hpc-kernels-python=")).map(String::from);
+            }
+        })
+        .ok()?;
+    declared
 }
 
 fn source_text(e: &Error) -> String {

@@ -151,13 +151,21 @@ pub fn plan(spec: &Spec, partition: &str, opts: &PlanOptions) -> Plan {
     }
 }
 
+/// The modules kernel `key` loads on `partition`, in load order.
+pub fn kernel_modules(spec: &Spec, partition: &str, key: &str) -> Vec<String> {
+    let mut modules: Vec<String> = spec.modules_by_cluster.get(partition).cloned().unwrap_or_default();
+    if let Some(kernel) = spec.kernels.get(key) {
+        modules.extend(kernel.module_load.iter().cloned());
+        if let Some(extra) = kernel.module_load_cluster.get(partition) {
+            modules.extend(extra.iter().cloned());
+        }
+    }
+    modules
+}
+
 fn plan_kernel(spec: &Spec, partition: &str, key: &str, opts: &PlanOptions) -> KernelPlan {
     let kernel = &spec.kernels[key];
-    let mut modules: Vec<String> = spec.modules_by_cluster.get(partition).cloned().unwrap_or_default();
-    modules.extend(kernel.module_load.iter().cloned());
-    if let Some(extra) = kernel.module_load_cluster.get(partition) {
-        modules.extend(extra.iter().cloned());
-    }
+    let modules = kernel_modules(spec, partition, key);
 
     let mut steps = vec![Step {
         stage: stage::MODULES.into(),

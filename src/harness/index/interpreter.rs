@@ -45,12 +45,18 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 }
 
 impl Translation {
-    /// From pip's User-Agent: `pip/23.0.1 {"python":"3.11.2",…,"user_data":"hpc-kernels-python=3.10.4"}`.
-    pub fn from_user_agent(user_agent: &str) -> Option<Translation> {
+    /// From the installer's User-Agent (linehaul data, as pip and uv send it):
+    /// `pip/23.0.1 {"python":"3.11.2",…,"user_data":"hpc-kernels-python=3.10.4"}`.
+    /// The declared version is the user data's, else `declared` (what the
+    /// harness found the cell's modules declare, for uv, which sends none).
+    pub fn from_user_agent(user_agent: &str, declared: Option<&str>) -> Option<Translation> {
         let json: serde_json::Value = serde_json::from_str(&user_agent[user_agent.find('{')?..]).ok()?;
         let actual = parse_version(json.get("python")?.as_str()?)?;
-        let declared = json.get("user_data")?.as_str()?.split_whitespace().find_map(|w| w.strip_prefix("hpc-kernels-python="))?;
-        let declared = parse_version(declared)?;
+        let from_user_data = json
+            .get("user_data")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.split_whitespace().find_map(|w| w.strip_prefix("hpc-kernels-python=")));
+        let declared = parse_version(from_user_data.or(declared)?)?;
         ((declared.0, declared.1) != (actual.0, actual.1)).then_some(Translation { declared, actual })
     }
 
@@ -195,11 +201,22 @@ mod tests {
 
     #[test]
     fn reads_the_declared_interpreter_from_pips_user_agent() {
-        assert_eq!(Translation::from_user_agent(UA), Some(Translation { declared: (3, 10, 4), actual: (3, 11, 2) }));
-        assert_eq!(Translation::from_user_agent(&UA.replace("3.10.4", "3.11.3")), None, "same minor: nothing to translate");
-        assert_eq!(Translation::from_user_agent("pip/23.0.1 {\"python\":\"3.11.2\"}"), None);
-        assert_eq!(Translation::from_user_agent("curl/8"), None);
-        assert_eq!(Translation::from_user_agent("pip/1 {not json"), None);
+        assert_eq!(Translation::from_user_agent(UA, None), Some(Translation { declared: (3, 10, 4), actual: (3, 11, 2) }));
+        assert_eq!(Translation::from_user_agent(&UA.replace("3.10.4", "3.11.3"), None), None, "same minor: nothing to translate");
+        assert_eq!(Translation::from_user_agent("pip/23.0.1 {\"python\":\"3.11.2\"}", None), None);
+        assert_eq!(Translation::from_user_agent("curl/8", None), None);
+        assert_eq!(Translation::from_user_agent("pip/1 {not json", None), None);
+    }
+
+    #[test]
+    fn an_installer_without_user_data_gets_the_version_the_cell_declared() {
+        let uv = r#"uv/0.13.9 {"installer":{"name":"uv","version":"0.13.9"},"python":"3.11.2","implementation":{"name":"CPython"}}"#;
+        assert_eq!(Translation::from_user_agent(uv, Some("3.10.4")), Some(Translation { declared: (3, 10, 4), actual: (3, 11, 2) }));
+        assert_eq!(Translation::from_user_agent(uv, None), None);
+        assert_eq!(Translation::from_user_agent(uv, Some("3.11.2")), None);
+        // pip's own declaration wins.
+        assert_eq!(Translation::from_user_agent(UA, Some("3.9.6")).map(|t| t.declared), Some((3, 10, 4)));
+        assert_eq!(Translation::from_user_agent("curl/8", Some("3.10.4")), None, "no running version, nothing to translate");
     }
 
     #[rstest]

@@ -3,7 +3,8 @@
 //! the real metadata, as it does on the cluster.
 //!
 //! Containers reach it over the run's private Docker network (no other route
-//! out) at `http://<gateway>:<port>/<cell>/<index>/simple/`. Project pages
+//! out) at `http://hpc-kernels-index:<port>/<cell>/<index>/simple/`, the name
+//! mapped onto the network's gateway in the cells' `/etc/hosts`. Project pages
 //! come from the upstream index (PEP 691) and are kept in the cache; files
 //! are passed through and kept by sha256; a wheel over the size budget is
 //! replaced by a stand-in built from its real core metadata (see
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use page::{FileEntry, ProjectPage};
-pub use server::IndexProxy;
+pub use server::{Declarer, IndexProxy, HOST_IN_CELLS, PREFERRED_PORT};
 use store::{PageRecord, Store};
 use upstream::{FetchError, Upstream};
 
@@ -123,6 +124,9 @@ pub(crate) struct Proxy {
     /// One download per file at a time.
     in_flight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     log: Mutex<ProxyLog>,
+    /// Per cell token: the interpreter its modules declare, told by the
+    /// harness for installers that do not say it themselves (uv).
+    declared: Mutex<HashMap<String, String>>,
 }
 
 fn now() -> i64 {
@@ -139,6 +143,14 @@ impl Proxy {
             files: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             log: Mutex::new(ProxyLog::default()),
+            declared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Cell `cell`'s modules declare interpreter `version` (e.g. `3.10.4`).
+    pub(crate) fn declare(&self, cell: &str, version: &str) {
+        if let Ok(mut declared) = self.declared.lock() {
+            declared.insert(cell.to_string(), version.to_string());
         }
     }
 
@@ -173,7 +185,8 @@ impl Proxy {
         let prefix = format!("{base}/{cell}/{idx}");
         match (*kind, rest) {
             ("simple", [project, ..]) if !project.is_empty() => {
-                let translation = user_agent.and_then(interpreter::Translation::from_user_agent);
+                let declared = self.declared.lock().ok().and_then(|d| d.get(*cell).cloned());
+                let translation = user_agent.and_then(|ua| interpreter::Translation::from_user_agent(ua, declared.as_deref()));
                 if let (Some(t), Ok(mut log)) = (&translation, self.log.lock()) {
                     let (major, minor, _) = t.declared;
                     log.presented_for.insert(cell.to_string(), format!("{major}.{minor}"));

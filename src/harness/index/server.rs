@@ -12,41 +12,85 @@ use crate::error::{Error, Result};
 
 const WORKERS: usize = 8;
 
+/// The name the cells reach the proxy by (an `/etc/hosts` entry of theirs),
+/// and the port it prefers. With both the same in every run, a cell's index
+/// URLs are the same from run to run, and so are its venv's path and its
+/// installer's cache keys.
+pub const HOST_IN_CELLS: &str = "hpc-kernels-index";
+pub const PREFERRED_PORT: u16 = 3141;
+
 pub struct IndexProxy {
     addr: SocketAddr,
+    /// `http://host:port`, as the cells see it.
+    base: String,
     proxy: Arc<Proxy>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
 }
 
 impl IndexProxy {
-    /// Starts serving on `bind` (port chosen by the system).
-    pub fn start(bind: IpAddr, opts: IndexOptions) -> Result<IndexProxy> {
-        let server = tiny_http::Server::http(SocketAddr::new(bind, 0)).map_err(|e| {
-            Error::environment(format!("start the package index proxy on {bind}"))
-                .with_hint(format!("{e}; the address must belong to this host (the gateway of the run's Docker network)"))
-        })?;
+    /// Starts serving on `bind`, at `port` when it is free (else one the
+    /// system picks; 0: always). Clients name it `host` (default: the address).
+    pub fn start(bind: IpAddr, port: u16, host: Option<&str>, opts: IndexOptions) -> Result<IndexProxy> {
+        let server = tiny_http::Server::http(SocketAddr::new(bind, port))
+            .or_else(|_| tiny_http::Server::http(SocketAddr::new(bind, 0)))
+            .map_err(|e| {
+                Error::environment(format!("start the package index proxy on {bind}"))
+                    .with_hint(format!("{e}; the address must belong to this host (the gateway of the run's Docker network)"))
+            })?;
         let addr = server.server_addr().to_ip().ok_or_else(|| Error::internal("the index proxy listens on no IP address"))?;
         let server = Arc::new(server);
         let proxy = Arc::new(Proxy::new(opts));
         let stop = Arc::new(AtomicBool::new(false));
-        let base = format!("http://{addr}");
+        let base = match host {
+            Some(host) => format!("http://{host}:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let workers = (0..WORKERS)
             .map(|_| {
                 let (server, proxy, stop, base) = (server.clone(), proxy.clone(), stop.clone(), base.clone());
                 std::thread::spawn(move || serve(&server, &proxy, &stop, &base))
             })
             .collect();
-        Ok(IndexProxy { addr, proxy, stop, workers })
+        Ok(IndexProxy { addr, base, proxy, stop, workers })
     }
 
-    /// `http://addr:port/<cell>/<index>/simple`: the index URL for one cell.
+    /// `http://host:port/<cell>/<index>/simple`: the index URL for one cell.
     pub fn index_url(&self, cell: &str, index: usize) -> String {
-        format!("http://{}/{cell}/{index}/simple", self.addr)
+        format!("{}/{cell}/{index}/simple", self.base)
+    }
+
+    /// How the harness tells the proxy what cell `cell`'s modules declare.
+    pub fn declarer(&self, cell: &str) -> Declarer {
+        Declarer { proxy: self.proxy.clone(), cell: cell.to_string() }
+    }
+
+    /// Whether the cells' URLs are the ones every run gives them.
+    pub fn at_preferred_port(&self) -> bool {
+        self.addr.port() == PREFERRED_PORT
     }
 
     pub fn log(&self) -> ProxyLog {
         self.proxy.log()
+    }
+}
+
+/// Tells the proxy the interpreter version one cell's modules declare.
+#[derive(Clone)]
+pub struct Declarer {
+    proxy: Arc<Proxy>,
+    cell: String,
+}
+
+impl Declarer {
+    pub fn declare(&self, version: &str) {
+        self.proxy.declare(&self.cell, version);
+    }
+}
+
+impl std::fmt::Debug for Declarer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Declarer({})", self.cell)
     }
 }
 

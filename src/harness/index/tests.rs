@@ -143,7 +143,7 @@ fn odd_paths_are_not_found(#[case] path: &str) {
 #[test]
 fn serves_over_http() {
     let s = seeded(WheelPolicy::Budget(DEFAULT_BUDGET));
-    let proxy = IndexProxy::start("127.0.0.1".parse().unwrap(), s.opts.clone()).unwrap();
+    let proxy = IndexProxy::start("127.0.0.1".parse().unwrap(), 0, None, s.opts.clone()).unwrap();
     let url = format!("{}/heavy/", proxy.index_url("c1", 0));
     let mut response = ureq::get(&url).header("Accept", upstream::PEP_691_JSON).call().unwrap();
     assert_eq!(response.headers().get("Content-Type").unwrap(), upstream::PEP_691_JSON);
