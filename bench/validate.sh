@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Times a validate matrix (default: the example, 3 partitions × 2 kernels)
 # cold (no images, empty cache: rootfs, module code, index) and warm, and
-# what real resolution costs: the same warm run with every wheel a stand-in
-# (`--wheels metadata`: resolution only) and with the generated wheelhouse
-# (`--wheels synthetic`: no resolution at all). Prints one table.
+# what real resolution costs: warm runs that install every venv afresh
+# (--reinstall) with real files, with every wheel a stand-in (`--wheels
+# metadata`: resolution only) and with the generated wheelhouse (`--wheels
+# synthetic`: no resolution at all); then the default warm run, which keeps
+# each cell's venv from the run before (pip not rerun, every check rerun).
+# Prints one table.
 #   bench/validate.sh [SPEC] [--warm-only]
 # --warm-only keeps the images and the user's cache (no cold run).
 # INSTALLER=uv: the installs in the containers use uv (default pip).
@@ -48,7 +51,7 @@ run() {
   code=$?
   end=$EPOCHREALTIME
   requests=$(grep -o 'requests that went to an index this run: [0-9]*' "$out/$name.out" | grep -o '[0-9]*$' || true)
-  rows+=("$(printf '%-22s %8.1f s   exit %d   index requests %s' "$name" "$(awk "BEGIN { print $end - $start }")" "$code" "${requests:--}")")
+  rows+=("$(printf '%-28s %8.1f s   exit %d   index requests %s' "$name" "$(awk "BEGIN { print $end - $start }")" "$code" "${requests:--}")")
 }
 
 echo "benchmark: $spec, installer ${INSTALLER:-pip}, $(nproc) cores"
@@ -56,9 +59,12 @@ if ! $warm_only; then
   remove_images
   run "cold (budget)" "${index[@]}"
 fi
-run "warm (budget)" "${index[@]}"
-run "warm, metadata only" "${index[@]}" --wheels metadata
-run "warm, synthetic" --wheels synthetic
+run "warm, reinstall" "${index[@]}" --reinstall
+run "warm, reinstall, metadata" "${index[@]}" --reinstall --wheels metadata
+run "warm, reinstall, synthetic" --reinstall --wheels synthetic
+# The cold run kept the venvs already; with --warm-only this one may install them.
+run "warm, venvs kept (1st)" "${index[@]}"
+run "warm, venvs kept" "${index[@]}"
 printf '%s\n' "${rows[@]}"
-echo "matrix (warm, budget):"
-cat "$out/warm (budget).out"
+echo "matrix (warm, venvs kept):"
+cat "$out/warm, venvs kept.out"

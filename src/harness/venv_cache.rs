@@ -166,6 +166,9 @@ impl CellVenv {
             if let Ok(text) = serde_json::to_vec_pretty(&record) {
                 let _ = fs::write(&self.record, text);
             }
+        } else {
+            // What the volume holds now no record speaks for: the next claim empties it.
+            let _ = fs::remove_file(&self.record);
         }
         (presented_for, package_notes)
     }
@@ -300,8 +303,9 @@ mod tests {
             _lock: File::create(dir.path().join("abc.lock")).unwrap(),
         };
         let failed = result(vec![step("venv", Outcome::Passed, ""), step("pip:base", Outcome::Failed { message: "x".into() }, "")]);
+        fs::write(dir.path().join("abc.json"), b"{}").unwrap();
         cell(None).settle(&failed, "r1", None, vec![]);
-        assert!(!dir.path().join("abc.json").exists());
+        assert!(!dir.path().join("abc.json").exists(), "a failed install leaves no record");
 
         let fresh = result(vec![step("venv", Outcome::Passed, ""), step("pip:base", Outcome::Passed, "")]);
         let (presented, notes) = cell(None).settle(&fresh, "r1", Some("3.10".into()), vec!["stand-ins installed: torch".into()]);
