@@ -9,7 +9,6 @@
 //! volume another run is using is left to it (a lock file per key).
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::docker::{self, LABEL};
 use super::packages::{PackageOptions, WheelsMode};
+use super::wheelhouse::sha256_of_file;
 use crate::error::{Error, Result};
 use crate::report::KernelResult;
 
@@ -81,7 +81,7 @@ impl VenvCache {
     pub fn open(cache_dir: &Path, binary: &Path, installer: &str, packages: &PackageOptions) -> Result<VenvCache> {
         let dir = cache_dir.join("venvs");
         fs::create_dir_all(&dir).map_err(|e| Error::io("create the venv cache", &dir, e))?;
-        let binary_sha = file_sha256(binary).map_err(|e| Error::io("read", binary, e))?;
+        let binary_sha = sha256_of_file(binary).map_err(|e| Error::io("read", binary, e))?;
         let inputs = format!("binary={binary_sha}\ninstaller={installer}\n{}", package_inputs(packages));
         prune(&dir, UNUSED_FOR);
         Ok(VenvCache { dir, inputs })
@@ -110,9 +110,8 @@ impl VenvCache {
         if previous.is_none() {
             // A venv no record speaks for (another cache directory's, or one
             // whose install failed) is never reused: start from an empty volume.
-            let exists = docker::output("inspect a venv volume", ["volume", "inspect", &volume]).is_ok();
-            if exists {
-                docker::output("remove a venv volume", ["volume", "rm", &volume]).ok()?;
+            if !remove_volume(&volume, "remove a venv volume") {
+                return None;
             }
         }
         docker::output(
@@ -190,9 +189,7 @@ fn prune(dir: &Path, unused_for: std::time::Duration) {
             continue;
         }
         let volume = format!("hpc-kernels-venv-{key}");
-        let gone = docker::output("inspect a venv volume", ["volume", "inspect", &volume]).is_err()
-            || docker::output("remove an unused venv volume", ["volume", "rm", &volume]).is_ok();
-        if gone {
+        if remove_volume(&volume, "remove an unused venv volume") {
             let _ = fs::remove_file(dir.join(format!("{key}.json")));
             let _ = fs::remove_file(&path);
         }
@@ -213,18 +210,9 @@ fn pip_passed(result: &KernelResult) -> bool {
     !install.is_empty() && install.iter().all(|s| s.outcome.is_passed())
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+/// Removes `volume` unless a container uses it; true when it is gone (or never was).
+fn remove_volume(volume: &str, why: &str) -> bool {
+    docker::output("inspect a venv volume", ["volume", "inspect", volume]).is_err() || docker::output(why, ["volume", "rm", volume]).is_ok()
 }
 
 #[cfg(test)]
