@@ -51,9 +51,14 @@ fn step<'a>(steps: &'a [serde_json::Value], stage: &str) -> &'a serde_json::Valu
     steps.iter().find(|s| s["stage"] == stage).unwrap_or_else(|| panic!("no step {stage}: {steps:?}"))
 }
 
+/// The venv's `lib/pythonX.Y/site-packages`.
+fn site_packages(venv: &Path) -> PathBuf {
+    std::fs::read_dir(venv.join("lib")).unwrap().flatten().next().unwrap().path().join("site-packages")
+}
+
 /// `name-version.dist-info` in the venv, without the tools a venv is made with.
 fn venv_distributions(venv: &Path) -> Vec<String> {
-    let site = std::fs::read_dir(venv.join("lib")).unwrap().flatten().next().unwrap().path().join("site-packages");
+    let site = site_packages(venv);
     let mut names: Vec<String> = std::fs::read_dir(site)
         .unwrap()
         .flatten()
@@ -143,7 +148,7 @@ fn a_rerun_with_nothing_changed_runs_nothing_until_asked() {
 
     // A venv changed behind our back is not reused.
     let venv = site.venv_python().parent().unwrap().parent().unwrap().to_path_buf();
-    let site_packages = std::fs::read_dir(venv.join("lib")).unwrap().flatten().next().unwrap().path().join("site-packages");
+    let site_packages = site_packages(&venv);
     std::fs::create_dir_all(site_packages.join("stray-1.0.dist-info")).unwrap();
     let (ok, changed) = install(&site, &spec, &["--installer", "uv"]);
     assert!(ok, "{changed:#}");
@@ -176,7 +181,7 @@ fn reuse_venv_skips_pip_and_runs_every_check() {
 
     // A distribution added behind our back: the fingerprint differs, pip runs.
     let venv = site.venv_python().parent().unwrap().parent().unwrap().to_path_buf();
-    let site_packages = std::fs::read_dir(venv.join("lib")).unwrap().flatten().next().unwrap().path().join("site-packages");
+    let site_packages = site_packages(&venv);
     std::fs::create_dir_all(site_packages.join("stray-1.0.dist-info")).unwrap();
     let (ok, changed) = install(&site, &spec, &["--installer", "uv", "--reuse-venv"]);
     assert!(ok, "{changed:#}");
