@@ -112,6 +112,15 @@ fn pip_and_uv_install_the_same_distributions_and_the_same_kernelspec() {
     assert!(!pip_dists.iter().any(|d| d.starts_with("tomli-")), "pip kept the module's tomli: {pip_dists:?}");
     assert_eq!(pip_dists, uv_dists);
     assert_eq!(normalised_kernelspec(&pip_site), normalised_kernelspec(&uv_site));
+    // Both venvs have a `pip` that lists (so would install into) the venv.
+    for site in [&pip_site, &uv_site] {
+        let pip = site.venv_python().with_file_name("pip");
+        let out = std::process::Command::new(&pip).args(["list", "--disable-pip-version-check"]).output().unwrap();
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && listed.contains("ipykernel"), "{}: {listed}{}", pip.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let venv_log = step(&steps(&pip), "venv")["log"].as_str().unwrap().to_string();
+    assert!(venv_log.contains("of the module's Python serves this venv") || venv_log.contains("installing ensurepip's pip"), "{venv_log}");
     assert!(uv_site.run_cell("import tomli, demo_pkg; print('OK')").contains("STATUS ok"));
 }
 

@@ -143,6 +143,30 @@ mod tests {
     }
 
     #[test]
+    fn a_requirement_the_fast_parser_rejects_is_read_as_pip_reads_it() {
+        // A `packaging` 22+ (the fast parser) comes first; what it cannot read,
+        // pip's vendored copy reads; what neither reads is reported.
+        let env = env();
+        let fake = env.venv_site.join("packaging");
+        fs::create_dir_all(&fake).expect("fake packaging");
+        fs::write(fake.join("__init__.py"), "__version__ = '99.0'\n").expect("init");
+        fs::write(
+            fake.join("requirements.py"),
+            "class InvalidRequirement(ValueError):\n    pass\nclass Requirement:\n    def __init__(self, line):\n        raise InvalidRequirement(line)\n",
+        )
+        .expect("requirements");
+        fs::write(fake.join("version.py"), "class InvalidVersion(ValueError):\n    pass\nVersion = str\n").expect("version");
+        scipy_bundle(&env);
+        dist(&env.venv_site, "matplotlib", "3.9.0", &["numpy (>=1.23)", "pytz"]);
+        dist(&env.venv_site, "broken", "1.0", &["numpy (>=="]);
+        let (code, text) = check(&env);
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("matplotlib 3.9.0 has requirement numpy>=1.23, but you have numpy 1.22.3."), "{text}");
+        assert!(text.contains("broken 1.0 has an unreadable requirement 'numpy (>=='."), "{text}");
+        assert!(text.contains("2 problem(s)"), "{text}");
+    }
+
+    #[test]
     fn the_venv_wins_over_the_interpreters_site_and_both_are_named() {
         // A module's extensions in the interpreter's site-packages come after
         // the venv: the venv's copy is imported, the module's is shadowed.

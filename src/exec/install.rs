@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::lmod;
+use super::venv_pip::{self, PipSource, Probe};
 use super::process::{self, CommandSpec};
 use crate::error::{Error, Result};
 use crate::kernelspec::{self, launcher::LauncherInput, KernelspecInput, Layout};
@@ -286,9 +287,13 @@ impl<'a> KernelRun<'a> {
                 let argv = super::uv::venv_argv(&exe, path);
                 self.run_in_env(self.uv()?, argv, self.opts.timeouts.venv, log, "uv venv")?
             } else {
-                let argv = vec!["-m".into(), "venv".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
+                let argv = vec!["-m".into(), "venv".into(), "--without-pip".into(), "--system-site-packages".into(), path.to_string_lossy().into_owned()];
                 self.run_in_env(exe, argv, self.opts.timeouts.venv, log, "venv creation")?
             };
+            if !outcome.is_passed() {
+                return Ok(outcome);
+            }
+            let outcome = self.provide_pip(path, log)?;
             if !outcome.is_passed() {
                 return Ok(outcome);
             }
@@ -300,15 +305,59 @@ impl<'a> KernelRun<'a> {
         Ok(Outcome::Passed)
     }
 
+    /// Gives a new venv its pip: the module's (see `venv_pip`) or ensurepip's.
+    fn provide_pip(&mut self, venv: &Path, log: &mut LogSink) -> Result<Outcome, String> {
+        let python = venv.join("bin").join("python");
+        let argv = vec!["-c".to_string(), venv_pip::PROBE_PY.to_string()];
+        let mut probe_log = Vec::new();
+        let finished = self.capture_in_env(python.clone(), argv, self.opts.timeouts.venv, &mut probe_log)?;
+        let Some(probe) = Probe::parse(&finished.output).filter(|_| finished.code == Some(0)) else {
+            log.write_all(&probe_log).ok();
+            return Ok(failure("the pip probe", &finished, self.opts.timeouts.venv)
+                .unwrap_or_else(|| Outcome::Failed { message: "the pip probe printed no HPCK_PIP line".into() }));
+        };
+        match (probe.source(), self.kp.installer) {
+            (PipSource::Module { version }, _) => {
+                writeln!(log, "pip {version} of the module's Python serves this venv (it has no pip of its own)").ok();
+            }
+            (PipSource::Ensurepip { why }, Installer::Pip) => {
+                writeln!(log, "{why}: installing ensurepip's pip into the venv").ok();
+                let argv = vec!["-m".into(), "ensurepip".into(), "--default-pip".into()];
+                let outcome = self.run_in_env(python, argv, self.opts.timeouts.venv, log, "ensurepip")?;
+                if !outcome.is_passed() {
+                    return Ok(outcome);
+                }
+            }
+            (PipSource::None, Installer::Pip) => {
+                let message = "the module's Python has neither pip nor ensurepip; load a Python module that has pip".to_string();
+                return Ok(Outcome::Failed { message });
+            }
+            // uv installs without pip; its venv gets pip commands only where the module has a pip.
+            (_, Installer::Uv) => {
+                writeln!(log, "the module's Python has no usable pip; neither has the venv (uv installs without one)").ok();
+                return Ok(Outcome::Passed);
+            }
+        }
+        let written = venv_pip::write_commands(venv, &probe.python).map_err(|e| format!("cannot write pip commands into {}: {e}", venv.display()))?;
+        if !written.is_empty() {
+            writeln!(log, "wrote bin/{}", written.join(", bin/")).ok();
+        }
+        Ok(Outcome::Passed)
+    }
+
     fn uv(&self) -> Result<PathBuf, String> {
         self.opts.uv.clone().ok_or_else(|| "the plan's installer is uv, but no uv binary was given".to_string())
     }
 
     fn run_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut dyn Write, what: &str) -> Result<Outcome, String> {
+        let finished = self.capture_in_env(program, args, timeout, log)?;
+        Ok(failure(what, &finished, timeout).unwrap_or(Outcome::Passed))
+    }
+
+    fn capture_in_env(&self, program: PathBuf, args: Vec<String>, timeout: Duration, log: &mut dyn Write) -> Result<process::Finished, String> {
         let cwd = Some(self.kp.venv.clone()).filter(|p| p.is_dir()).or_else(|| Some(self.plan.workspace.clone()));
         let spec = CommandSpec { program: program.clone(), args, env: self.env.clone(), cwd };
-        let finished = process::run(&spec, timeout, log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        Ok(failure(what, &finished, timeout).unwrap_or(Outcome::Passed))
+        process::run(&spec, timeout, log).map_err(|e| format!("cannot start {}: {e}", program.display()))
     }
 
     /// When the installed kernel is what this run would install and its venv

@@ -11,5 +11,6 @@ mod reuse;
 pub mod signals;
 pub mod slurm;
 pub mod uv;
+mod venv_pip;
 
 pub use install::{install, ExecOptions, Timeouts, VENV_REUSED};

@@ -14,16 +14,70 @@ try:
     from importlib import metadata
 except ImportError:  # pragma: no cover - Python < 3.8
     sys.exit("the consistency check needs Python 3.8 or newer")
-try:
-    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
-    from pip._vendor.packaging.version import InvalidVersion, Version
-except ImportError:
-    # A uv venv has no pip of its own; ipykernel depends on packaging.
-    try:
+
+
+def packaging_parsers():
+    """(Requirement, InvalidRequirement, Version, InvalidVersion) of each
+    `packaging` to try, in order: the environment's own when it has the
+    fast parser (22 and later), then pip's vendored copy (what `pip check`
+    reads with), then an older `packaging`. A requirement only one of them
+    reads is read; one none reads is reported."""
+    def fast():
+        import packaging
+        if int(packaging.__version__.split(".")[0]) < 22:
+            raise ImportError("packaging " + packaging.__version__ + " parses with pyparsing")
+        return plain()
+
+    def vendored():
+        from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+        from pip._vendor.packaging.version import InvalidVersion, Version
+        return Requirement, InvalidRequirement, Version, InvalidVersion
+
+    def plain():
         from packaging.requirements import InvalidRequirement, Requirement
         from packaging.version import InvalidVersion, Version
-    except ImportError:
-        sys.exit("neither pip nor packaging is importable in the venv: cannot read requirements")
+        return Requirement, InvalidRequirement, Version, InvalidVersion
+
+    for load in (fast, vendored, plain):
+        try:
+            yield load()
+        except (ImportError, ValueError):
+            continue
+
+
+class Parsers:
+    """Loads each parser the first time a requirement needs it."""
+
+    def __init__(self):
+        self.pending = packaging_parsers()
+        self.loaded = []
+
+    def each(self):
+        for parser in self.loaded:
+            yield parser
+        for parser in self.pending:
+            self.loaded.append(parser)
+            yield parser
+
+    def requirement(self, line):
+        """(requirement, Version, InvalidVersion), or None when no parser reads it."""
+        for requirement, invalid_requirement, version, invalid_version in self.each():
+            try:
+                return requirement(line), version, invalid_version
+            except invalid_requirement:
+                continue
+        return None
+
+    def same_version(self, a, b):
+        for _, _, version, invalid_version in self.each():
+            try:
+                return version(a) == version(b)
+            except invalid_version:
+                break
+        return a == b
+
+
+PARSERS = Parsers()
 
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]  # `python -c` and `python -` put the working directory first; the kernel does not
@@ -73,10 +127,10 @@ def distributions():
     return found
 
 
-def parse_version(text):
+def parse_version(text, version, invalid_version):
     try:
-        return Version(text)
-    except InvalidVersion:
+        return version(text)
+    except invalid_version:
         return None
 
 
@@ -87,18 +141,18 @@ def unmet(first):
         dist, _ = first[key]
         name, version = dist.metadata["Name"], dist.version
         for line in dist.requires or []:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
+            parsed = PARSERS.requirement(line)
+            if parsed is None:
                 lines.append("{} {} has an unreadable requirement {!r}.".format(name, version, line))
                 continue
+            req, version_class, invalid_version = parsed
             if req.marker is not None and not req.marker.evaluate({"extra": ""}):
                 continue  # an extra's requirement, or not for this interpreter/platform
             dep = first.get(normalize(req.name))
             if dep is None:
                 lines.append("{} {} requires {}, which is not installed.".format(name, version, req.name))
                 continue
-            dep_version = parse_version(dep[0].version)
+            dep_version = parse_version(dep[0].version, version_class, invalid_version)
             if dep_version is None or not req.specifier.contains(dep_version, prereleases=True):
                 lines.append("{} {} has requirement {}, but you have {} {}.".format(
                     name, version, req, dep[0].metadata["Name"], dep[0].version))
@@ -116,7 +170,7 @@ def shadowed(found, first):
             kind, place = where(entry)
             if {kind, winner_kind} != {"venv", "module"}:
                 continue
-            if parse_version(dist.version) == parse_version(winner.version):
+            if PARSERS.same_version(dist.version, winner.version):
                 continue
             lines.append("{} {} ({}) is shadowed by {} {} ({}), which is imported first.".format(
                 dist.metadata["Name"], dist.version, place, winner.metadata["Name"], winner.version, winner_where))
@@ -124,6 +178,9 @@ def shadowed(found, first):
 
 
 def main():
+    if next(PARSERS.each(), None) is None:
+        print("neither pip nor packaging is importable in the venv: cannot read requirements")
+        return 1
     found = distributions()
     first = {}
     for key, dist, entry in found:

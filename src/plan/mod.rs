@@ -111,7 +111,7 @@ pub struct Step {
 pub enum Action {
     /// `module purge`, then `module load` of these, in order, in one Lmod session.
     LoadModules { modules: Vec<String> },
-    /// `<python> -m venv --system-site-packages <path>` (or `uv venv`).
+    /// `<python> -m venv --without-pip --system-site-packages <path>` (or `uv venv`); pip: see `exec::venv_pip`.
     CreateVenv { python: String, path: PathBuf },
     /// `<venv>/bin/python -m pip install <args>` (or `uv pip install`); `args` go to pip as argv.
     PipInstall { group: String, args: Vec<String>, index_rewrites: Vec<(String, String)> },

@@ -28,7 +28,11 @@ pub fn command_line(kp: &KernelPlan, action: &Action) -> String {
             format!("uv venv --python {} --system-site-packages --allow-existing {}", quote(python), quote(&path.to_string_lossy()))
         }
         Action::CreateVenv { python, path } => {
-            format!("{} -m venv --system-site-packages {}", quote(python), quote(&path.to_string_lossy()))
+            format!(
+                "{} -m venv --without-pip --system-site-packages {}   # pip: the module's, or ensurepip's when it has none or an older one",
+                quote(python),
+                quote(&path.to_string_lossy())
+            )
         }
         Action::PipInstall { args, .. } if kp.installer == Installer::Uv => format!(
             "uv pip install --python {} {}   # with stand-ins for the distributions outside the venv; `plan --script` shows them",
@@ -119,6 +123,14 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
                     super::CONSISTENCY_PY
                 ),
                 Action::PipInstall { args, .. } if kp.installer == Installer::Uv => uv_script(kp, args),
+                Action::CreateVenv { python, path } if kp.installer == Installer::Pip => {
+                    let venv_python = quote(&kp.venv_python().to_string_lossy());
+                    format!(
+                        "{} -m venv --without-pip --system-site-packages {}\n  # the module's pip serves the venv; install also uses ensurepip when the module's pip is older\n  {venv_python} -m pip --version >/dev/null 2>&1 || {venv_python} -m ensurepip --default-pip",
+                        quote(python),
+                        quote(&path.to_string_lossy())
+                    )
+                }
                 other => command_line(kp, other),
             };
             writeln!(w, "  {line}")?;
