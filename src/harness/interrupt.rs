@@ -28,6 +28,9 @@ pub fn remove_containers_on_interrupt(label: &str, value: &str) {
             INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\ninterrupted: removing this run's containers…");
             let _ = super::container::remove_labelled(&filter);
+            // A container the daemon was creating when the signal came shows up late.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let _ = super::container::remove_labelled(&filter);
             std::process::exit(128 + sig);
         }
     });

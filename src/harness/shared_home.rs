@@ -6,6 +6,9 @@
 //! finding its partition from the container's FQDN. A kernel that only works
 //! on the partition that installed it last fails the `shared-home` case there.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::container::{Container, ContainerSpec};
@@ -57,25 +60,66 @@ impl Drop for SharedHome {
     }
 }
 
+/// The check containers, started while the installs run so each check finds
+/// its container up. Nothing runs in one before its check: it is as fresh as
+/// one started afterwards, and sees the volumes as they are when the check runs.
+#[derive(Default)]
+pub struct Standby {
+    starting: Option<JoinHandle<Vec<(Cell, Result<Container>)>>>,
+}
+
+/// (partition, kernel).
+type Cell = (String, String);
+
+impl Standby {
+    /// Starts, one after the other in the background, a check container for
+    /// each (partition, kernel, image).
+    pub fn start(cells: Vec<(String, String, String)>, mounts: &Mounts, labels: &[(String, String)]) -> Standby {
+        let (mounts, labels) = (mounts.clone(), labels.to_vec());
+        let starting = std::thread::spawn(move || {
+            cells
+                .into_iter()
+                .take_while(|_| !super::interrupt::interrupted())
+                .map(|(partition, kernel, image)| {
+                    let container = Container::start(&check_container(&partition, &kernel, &image, &mounts, &labels));
+                    ((partition, kernel), container)
+                })
+                .collect()
+        });
+        Standby { starting: Some(starting) }
+    }
+
+    /// The containers that started; a cell without one gets its own at check time.
+    fn take(mut self) -> HashMap<Cell, Container> {
+        let started = self.starting.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        started.into_iter().filter_map(|(cell, c)| c.ok().map(|c| (cell, c))).collect()
+    }
+}
+
 /// Starts every kernel that passed on a partition from the shared home, on
-/// that partition, and appends the `shared-home` step to its result.
+/// that partition, and appends the `shared-home` step to its result. Unused
+/// standby containers are removed.
 pub fn check_every_partition(
     results: &mut [PartitionResult],
     images: &[(String, String)],
     mounts: &Mounts,
     labels: &[(String, String)],
     jobs: usize,
+    standby: Standby,
     on_event: &mut dyn FnMut(HarnessEvent),
 ) {
-    let cells: Vec<(usize, usize, String, String, String)> = results
+    let mut standby = standby.take();
+    let cells: Vec<(usize, usize, String, String, String, Option<Container>)> = results
         .iter()
         .enumerate()
         .flat_map(|(pi, pr)| pr.kernels.iter().enumerate().filter(|(_, k)| k.passed()).map(move |(ki, k)| (pi, ki, pr, k)))
         .filter_map(|(pi, ki, pr, k)| {
             let (_, image) = images.iter().find(|(p, _)| p == &pr.partition)?;
-            Some((pi, ki, pr.partition.clone(), k.kernel.clone(), image.clone()))
+            let ready = standby.remove(&(pr.partition.clone(), k.kernel.clone()));
+            Some((pi, ki, pr.partition.clone(), k.kernel.clone(), image.clone(), ready))
         })
         .collect();
+    drop(standby);
     if cells.is_empty() {
         return;
     }
@@ -84,13 +128,18 @@ pub fn check_every_partition(
         cells.len()
     )));
     // Every install has finished: the checks only read the home, so they run side by side.
+    let places: Vec<(usize, usize)> = cells.iter().map(|(pi, ki, ..)| (*pi, *ki)).collect();
+    let checks: Vec<_> = cells.into_iter().map(|(_, _, p, k, image, ready)| (p, k, image, Mutex::new(ready))).collect();
     let steps = super::pool::run_all(
-        cells.clone(),
+        checks,
         jobs,
-        |(_, _, partition, kernel, image), _: &std::sync::mpsc::Sender<()>| check_one(partition, kernel, image, mounts, labels),
+        |(partition, kernel, image, ready), _: &std::sync::mpsc::Sender<()>| {
+            let ready = ready.lock().map(|mut r| r.take()).unwrap_or(None);
+            check_one(partition, kernel, image, ready, mounts, labels)
+        },
         |()| {},
     );
-    for ((pi, ki, ..), step) in cells.into_iter().zip(steps) {
+    for ((pi, ki), step) in places.into_iter().zip(steps) {
         let step = step.unwrap_or_else(|panic| StepResult {
             stage: STAGE.into(),
             outcome: Outcome::Error { message: format!("the harness worker for this check panicked: {panic}") },
@@ -103,10 +152,17 @@ pub fn check_every_partition(
 }
 
 /// `hpc-kernels check KERNEL --here` in a fresh container of `partition`.
-fn check_one(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels: &[(String, String)]) -> StepResult {
+fn check_one(
+    partition: &str,
+    kernel: &str,
+    image: &str,
+    ready: Option<Container>,
+    mounts: &Mounts,
+    labels: &[(String, String)],
+) -> StepResult {
     let started = Instant::now();
     let command = format!("hpc-kernels check {kernel} --here");
-    let (outcome, log) = match run_check(partition, kernel, image, mounts, labels) {
+    let (outcome, log) = match run_check(partition, kernel, image, ready, mounts, labels) {
         Ok((0, log)) => (Outcome::Passed, log),
         Ok((code, log)) => {
             let why = log.lines().find(|l| l.starts_with('✘')).unwrap_or("").trim_start_matches('✘').trim().to_string();
@@ -118,24 +174,18 @@ fn check_one(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
     StepResult { stage: STAGE.into(), outcome, seconds: started.elapsed().as_secs_f64(), command: Some(command), log }
 }
 
-fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels: &[(String, String)]) -> Result<(i64, String)> {
-    let fqdn = images::identity(partition)
-        .map(|i| i.fqdn)
-        .unwrap_or_else(|| format!("login1.{partition}.hpc.tu-dresden.de"));
-    let mut labels = labels.to_vec();
-    labels.push(("org.hpc-kernels.partition".to_string(), partition.to_string()));
-    labels.push(("org.hpc-kernels.kernel".to_string(), kernel.to_string()));
-    let spec = ContainerSpec {
-        image: image.to_string(),
-        fqdn,
-        mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
-        writable: Vec::new(),
-        volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).chain(mounts.venv_volumes.iter().cloned()).collect(),
-        labels,
-        network: None,
-        hosts: Vec::new(),
+fn run_check(
+    partition: &str,
+    kernel: &str,
+    image: &str,
+    ready: Option<Container>,
+    mounts: &Mounts,
+    labels: &[(String, String)],
+) -> Result<(i64, String)> {
+    let container = match ready {
+        Some(container) => container,
+        None => Container::start(&check_container(partition, kernel, image, mounts, labels))?,
     };
-    let container = Container::start(&spec)?;
     let argv: Vec<String> =
         [BIN_IN_CONTAINER, "check", kernel, "--here", "--launch-python", SERVER_PYTHON].iter().map(|s| s.to_string()).collect();
     let mut log = String::new();
@@ -144,6 +194,26 @@ fn run_check(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels
         log.push('\n');
     })?;
     Ok((out.code, log))
+}
+
+/// A container of `partition` with the binary, the shared home and the kept venvs.
+fn check_container(partition: &str, kernel: &str, image: &str, mounts: &Mounts, labels: &[(String, String)]) -> ContainerSpec {
+    let fqdn = images::identity(partition)
+        .map(|i| i.fqdn)
+        .unwrap_or_else(|| format!("login1.{partition}.hpc.tu-dresden.de"));
+    let mut labels = labels.to_vec();
+    labels.push(("org.hpc-kernels.partition".to_string(), partition.to_string()));
+    labels.push(("org.hpc-kernels.kernel".to_string(), kernel.to_string()));
+    ContainerSpec {
+        image: image.to_string(),
+        fqdn,
+        mounts: vec![(mounts.binary.clone(), BIN_IN_CONTAINER.to_string())],
+        writable: Vec::new(),
+        volumes: mounts.home_volume.iter().map(|v| (v.clone(), MOUNT_POINT.to_string())).chain(mounts.venv_volumes.iter().cloned()).collect(),
+        labels,
+        network: None,
+        hosts: Vec::new(),
+    }
 }
 
 fn source_text(e: &crate::error::Error) -> String {

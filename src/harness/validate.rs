@@ -145,14 +145,28 @@ pub fn validate(
         results.push(pr);
     }
 
+    let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
+    mounts.venv_volumes = jobs.iter().filter_map(|j| j.venv_volume.clone()).collect();
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
     let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone() };
+    // The shared-home check containers start once the first cells have theirs, not competing with them.
+    let first_wave = jobs.len().min(opts.jobs.max(1));
+    let (mut started, mut standby) = (0, None);
     let outcomes = super::pool::run_all(
         jobs.clone(),
         opts.jobs,
         |job, tx| ctx.run_job(job, tx),
         |msg| match msg {
-            Message::Event(e) => on_event(HarnessEvent::Run(e)),
+            Message::Event(e) => {
+                if matches!(e, RunEvent::KernelStarted { .. }) {
+                    started += 1;
+                    if started == first_wave {
+                        let cells = jobs.iter().map(|j| (j.partition.clone(), j.kernel.clone(), j.image.clone())).collect();
+                        standby = Some(shared_home::Standby::start(cells, &mounts, &labels));
+                    }
+                }
+                on_event(HarnessEvent::Run(e))
+            }
             Message::Kept { partition, kernel, command } => on_event(HarnessEvent::Kept { partition, kernel, command }),
         },
     );
@@ -178,9 +192,7 @@ pub fn validate(
         }
     }
     let images: Vec<(String, String)> = built.iter().map(|b| (b.partition.clone(), b.tag.clone())).collect();
-    let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
-    mounts.venv_volumes = jobs.iter().filter_map(|j| j.venv_volume.clone()).collect();
-    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, opts.jobs, on_event);
+    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, opts.jobs, standby.unwrap_or_default(), on_event);
     drop(home);
     drop(claims);
 
