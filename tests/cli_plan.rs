@@ -150,3 +150,39 @@ fn without_uv_the_plan_says_how_to_get_it_and_uses_pip() {
     let plan: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
     assert_eq!(plan["installer"], "pip");
 }
+
+#[rstest::rstest]
+#[case::from_the_environment(&[], "uv")]
+#[case::the_flag_wins(&["--installer", "pip"], "pip")]
+fn a_site_sets_the_default_installer_with_hpc_kernels_installer(#[case] flags: &[&str], #[case] want: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let uv = dir.path().join("uv");
+    std::fs::write(&uv, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = bin()
+        .args(["plan", "--json", "--partition", "romeo", "--workspace", "/ws", "--prefix", "/prefix"])
+        .args(flags)
+        .arg(fixture("specs/example-fixed.json"))
+        .env("PATH", dir.path())
+        .env("HPC_KERNELS_INSTALLER", "uv")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(plan["installer"], want);
+}
+
+#[test]
+fn an_unknown_hpc_kernels_installer_is_a_usage_error() {
+    let out = bin()
+        .args(["plan", "--partition", "romeo"])
+        .arg(fixture("specs/example-fixed.json"))
+        .env("HPC_KERNELS_INSTALLER", "conda")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("conda") && stderr.contains("pip") && stderr.contains("uv"), "{stderr}");
+}

@@ -140,8 +140,9 @@ pub struct TargetArgs {
     #[arg(long)]
     pub kernelspec_per_partition: bool,
     /// What makes the venvs and installs the pip groups: pip, or uv (much
-    /// faster; falls back to pip with a notice when uv is not on PATH).
-    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    /// faster; falls back to pip with a notice when uv is not on PATH). A site
+    /// sets its default with HPC_KERNELS_INSTALLER (e.g. in a module).
+    #[arg(long, value_enum, env = "HPC_KERNELS_INSTALLER", default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
 }
 
@@ -276,8 +277,9 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<crate::shard::Shard>,
     /// What the installs in the containers use: pip, or uv (the PyPI wheel,
-    /// fetched into the cache's tools venv and mounted into the containers).
-    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    /// fetched into the cache's tools venv and mounted into the containers);
+    /// default from HPC_KERNELS_INSTALLER, else pip.
+    #[arg(long, value_enum, env = "HPC_KERNELS_INSTALLER", default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
     #[command(flatten)]
     pub packages: PackageArgs,
@@ -389,8 +391,9 @@ pub struct ReproduceArgs {
     #[arg(long, conflicts_with_all = ["partition", "kernel", "from_log"])]
     pub cleanup: bool,
     /// What the installs in the containers use: pip, or uv (the PyPI wheel,
-    /// fetched into the cache's tools venv and mounted into the containers).
-    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    /// fetched into the cache's tools venv and mounted into the containers);
+    /// default from HPC_KERNELS_INSTALLER, else pip.
+    #[arg(long, value_enum, env = "HPC_KERNELS_INSTALLER", default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
 }
 
@@ -424,8 +427,9 @@ pub struct CertifyArgs {
     #[arg(long)]
     pub fail_on_skip: bool,
     /// What the installs in the containers use: pip, or uv (the PyPI wheel,
-    /// fetched into the cache's tools venv and mounted into the containers).
-    #[arg(long, value_enum, default_value_t = InstallerChoice::Pip)]
+    /// fetched into the cache's tools venv and mounted into the containers);
+    /// default from HPC_KERNELS_INSTALLER, else pip.
+    #[arg(long, value_enum, env = "HPC_KERNELS_INSTALLER", default_value_t = InstallerChoice::Pip)]
     pub installer: InstallerChoice,
     #[command(flatten)]
     pub packages: PackageArgs,

@@ -449,9 +449,9 @@ pub fn run_kernel(
         )
         .chain(packages.install_args.iter().cloned())
         .collect();
-    if mounts.uv.is_some() {
-        argv.extend(["--installer".to_string(), "uv".to_string()]);
-    }
+    // Always named: an HPC_KERNELS_INSTALLER in the image must not choose for the harness.
+    let installer = if mounts.uv.is_some() { "uv" } else { "pip" };
+    argv.extend(["--installer".to_string(), installer.to_string()]);
     if target.venv_volume.is_some() {
         argv.push("--reuse-venv".to_string());
     }
