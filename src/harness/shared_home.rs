@@ -162,7 +162,11 @@ fn check_one(
 ) -> StepResult {
     let started = Instant::now();
     let command = format!("hpc-kernels check {kernel} --here");
-    let (outcome, log) = match run_check(partition, kernel, image, ready, mounts, labels) {
+    let container = match ready {
+        Some(container) => Ok(container),
+        None => Container::start(&check_container(partition, kernel, image, mounts, labels)),
+    };
+    let (outcome, log) = match container.and_then(|c| run_check(&c, kernel)) {
         Ok((0, log)) => (Outcome::Passed, log),
         Ok((code, log)) => {
             let why = log.lines().find(|l| l.starts_with('✘')).unwrap_or("").trim_start_matches('✘').trim().to_string();
@@ -174,18 +178,7 @@ fn check_one(
     StepResult { stage: STAGE.into(), outcome, seconds: started.elapsed().as_secs_f64(), command: Some(command), log }
 }
 
-fn run_check(
-    partition: &str,
-    kernel: &str,
-    image: &str,
-    ready: Option<Container>,
-    mounts: &Mounts,
-    labels: &[(String, String)],
-) -> Result<(i64, String)> {
-    let container = match ready {
-        Some(container) => container,
-        None => Container::start(&check_container(partition, kernel, image, mounts, labels))?,
-    };
+fn run_check(container: &Container, kernel: &str) -> Result<(i64, String)> {
     let argv: Vec<String> =
         [BIN_IN_CONTAINER, "check", kernel, "--here", "--launch-python", SERVER_PYTHON].iter().map(|s| s.to_string()).collect();
     let mut log = String::new();
