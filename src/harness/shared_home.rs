@@ -65,11 +65,13 @@ impl Drop for SharedHome {
 /// one started afterwards, and sees the volumes as they are when the check runs.
 #[derive(Default)]
 pub struct Standby {
-    starting: Option<JoinHandle<Vec<(Cell, Result<Container>)>>>,
+    starting: Option<JoinHandle<Vec<Started>>>,
 }
 
 /// (partition, kernel).
 type Cell = (String, String);
+/// A cell's standby container, or why it did not start.
+type Started = (Cell, Result<Container>);
 
 impl Standby {
     /// Starts, one after the other in the background, a check container for
