@@ -332,9 +332,13 @@ impl<'a> KernelRun<'a> {
                 let message = "the module's Python has neither pip nor ensurepip; load a Python module that has pip".to_string();
                 return Ok(Outcome::Failed { message });
             }
-            // uv installs without pip; its venv gets pip commands only where the module has a pip.
-            (_, Installer::Uv) => {
-                writeln!(log, "the module's Python has no usable pip; neither has the venv (uv installs without one)").ok();
+            // uv installs without pip; its venv gets pip commands only where the module's pip serves it.
+            (PipSource::Ensurepip { why }, Installer::Uv) => {
+                writeln!(log, "{why}: the venv gets no pip commands (uv installs without pip)").ok();
+                return Ok(Outcome::Passed);
+            }
+            (PipSource::None, Installer::Uv) => {
+                writeln!(log, "the module's Python has no pip: the venv gets no pip commands (uv installs without pip)").ok();
                 return Ok(Outcome::Passed);
             }
         }

@@ -38,11 +38,15 @@ def packaging_parsers():
         from packaging.version import InvalidVersion, Version
         return Requirement, InvalidRequirement, Version, InvalidVersion
 
+    seen = []
     for load in (fast, vendored, plain):
         try:
-            yield load()
+            parser = load()
         except (ImportError, ValueError):
             continue
+        if parser not in seen:  # `plain` is `fast` again when that one loaded
+            seen.append(parser)
+            yield parser
 
 
 class Parsers:

@@ -123,12 +123,11 @@ pub fn write_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
                     super::CONSISTENCY_PY
                 ),
                 Action::PipInstall { args, .. } if kp.installer == Installer::Uv => uv_script(kp, args),
-                Action::CreateVenv { python, path } if kp.installer == Installer::Pip => {
+                create @ Action::CreateVenv { .. } if kp.installer == Installer::Pip => {
                     let venv_python = quote(&kp.venv_python().to_string_lossy());
                     format!(
-                        "{} -m venv --without-pip --system-site-packages {}\n  # the module's pip serves the venv; install also uses ensurepip when the module's pip is older\n  {venv_python} -m pip --version >/dev/null 2>&1 || {venv_python} -m ensurepip --default-pip",
-                        quote(python),
-                        quote(&path.to_string_lossy())
+                        "{}\n  {venv_python} -m pip --version >/dev/null 2>&1 || {venv_python} -m ensurepip --default-pip",
+                        command_line(kp, create)
                     )
                 }
                 other => command_line(kp, other),
