@@ -83,3 +83,49 @@ fn a_failing_module_stops_its_kernel_only() {
     assert!(missing[1]["status"] == "skipped");
     assert!(!site.path("prefix/share/jupyter/kernels/missing").exists());
 }
+
+/// The checks after pip run side by side; a check after the first failed one
+/// ran but does not count, and nothing is installed. One at a time, it does
+/// not run at all.
+#[test]
+fn checks_run_side_by_side_and_a_check_after_a_failure_does_not_count() {
+    require_lmod();
+    let site = Site::new();
+    let kernels = r#"{ "demo": { "name": "Demo", "module_load": ["Demo/1.0"], "pip_dependencies": ["jupyter"],
+        "check_libs": "demo_pkg no_such_module_here", "test_script": "python -c 'import demo_pkg'" } }"#;
+    let spec = site.spec_with(r#"{ "jupyter": "ipykernel" }"#, kernels);
+    let status = |r: &serde_json::Value, stage: &str| -> (String, String) {
+        let step = r["partitions"][0]["kernels"][0]["steps"].as_array().unwrap().iter().find(|s| s["stage"] == stage).unwrap().clone();
+        let why = step["message"].as_str().or(step["reason"].as_str()).unwrap_or_default().to_string();
+        (step["status"].as_str().unwrap().to_string(), why)
+    };
+
+    let side_by_side = assert_cmd::Command::from_std(site.install_command(&spec, &["--json", "--check-jobs", "3"])).assert().code(1);
+    let r = report(&side_by_side);
+    assert_eq!(status(&r, "import:demo_pkg").0, "passed");
+    let (failed, message) = status(&r, "import:no_such_module_here");
+    assert_eq!(failed, "failed");
+    assert!(message.contains("No module named 'no_such_module_here'"), "{message}");
+    // The test_script and the launch ran alongside; neither counts, and each
+    // says what it gave (the kernel imports every check_lib, so its cell failed).
+    let not_counted = |gave: &str| format!("not counted: import:no_such_module_here did not pass (this check ran alongside it and {gave})");
+    assert_eq!(status(&r, "test_script"), ("skipped".to_string(), not_counted("passed")));
+    assert_eq!(status(&r, "launch"), ("skipped".to_string(), not_counted("failed")));
+    let logs = site.path("ws/logs/testpart/demo");
+    let launch_log = std::fs::read_dir(logs).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().ends_with("-launch.log")).unwrap();
+    assert!(std::fs::read_to_string(launch_log).unwrap().contains("HPCK_RESULT"), "the launch check really ran");
+    assert!(!site.path("prefix/share/jupyter/kernels/demo").exists(), "a kernel whose import failed was installed");
+    let staging = site.path("prefix/share/jupyter/.hpc-kernels-staging");
+    assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(), "staging left behind");
+
+    let one_by_one = assert_cmd::Command::from_std(site.install_command(&spec, &["--json", "--check-jobs", "1"])).assert().code(1);
+    let r = report(&one_by_one);
+    assert_eq!(status(&r, "launch"), ("skipped".to_string(), "not run: import:no_such_module_here did not pass".to_string()));
+
+    // Fixed, the kernel installs with its checks side by side, every one passed.
+    let fixed = site.spec_with(r#"{ "jupyter": "ipykernel" }"#, &kernels.replace(" no_such_module_here", ""));
+    let r = report(&assert_cmd::Command::from_std(site.install_command(&fixed, &["--json", "--check-jobs", "3"])).assert().success());
+    let steps = r["partitions"][0]["kernels"][0]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] == "passed"), "{steps:?}");
+    assert!(site.run_cell("import demo_pkg").contains("STATUS ok"));
+}

@@ -219,6 +219,12 @@ pub struct InstallArgs {
     /// after pip still runs.
     #[arg(long, conflicts_with = "recheck")]
     pub reuse_venv: bool,
+    /// Checks after the pip groups (consistency, imports, test_script, the
+    /// launch) running at once; they only read the venv, and a check after
+    /// a failed one does not count. Default: the number of CPUs; 1 runs them
+    /// one after another.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub check_jobs: Option<u16>,
     /// Download and wheel cache of pip and uv (DIR/pip, DIR/uv); default:
     /// their own user caches (~/.cache/pip, ~/.cache/uv).
     #[arg(long, value_name = "DIR")]

@@ -29,6 +29,7 @@ pub fn run(args: &InstallArgs, color: bool) -> Result<ExitCode> {
         cache_dir: args.cache_dir.as_ref().map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
         recheck: args.recheck,
         reuse_venv: args.reuse_venv,
+        check_jobs: args.check_jobs.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     exec::signals::install_handlers();
     let mut progress = Progress::new();

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::checks;
 use super::lmod;
 use super::venv_pip::{self, PipSource, Probe};
 use super::process::{self, CommandSpec};
@@ -69,6 +70,9 @@ pub struct ExecOptions {
     pub cache_dir: Option<PathBuf>,
     /// Run every step even when the installed kernel matches the plan.
     pub recheck: bool,
+    /// How many checks after the pip groups run at once (consistency,
+    /// imports, test_script, launch); 1 runs them one after another.
+    pub check_jobs: usize,
     /// Do not rerun pip in a venv whose pip groups passed in an earlier run of
     /// the same plan and that is unchanged since; the checks still run.
     pub reuse_venv: bool,
@@ -152,24 +156,47 @@ impl<'a> KernelRun<'a> {
             .steps
             .iter()
             .rposition(|s| matches!(s.action, Action::CreateVenv { .. } | Action::PipInstall { .. } | Action::SkipPip { .. }));
+        let checks_from = last_install_step.map_or(0, |i| i + 1);
+        let side_by_side = self.opts.check_jobs > 1 && checks::side_by_side(&self.kp.steps[checks_from..]);
+        let mut ran: BTreeMap<usize, checks::Ran> = BTreeMap::new();
+        let mut started_early = usize::MAX;
         for (i, step) in self.kp.steps.iter().enumerate() {
             let stage = step.stage.clone();
-            on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
+            if i <= started_early {
+                on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
+            }
             let started = Instant::now();
             let command = match &step.action {
                 Action::WriteKernelspec { .. } | Action::LaunchKernel { .. } => None,
                 other => Some(command_line(self.kp, other)),
             };
-            let (outcome, log) = match (&blocked_by, &reused) {
-                (Some(failed), _) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
-                (None, Some(why)) => (Outcome::Skipped { reason: why.clone() }, String::new()),
-                (None, None) => match matches!(step.action, Action::CreateVenv { .. }).then(|| self.reuse()).flatten() {
+            if side_by_side && i == checks_from && blocked_by.is_none() && reused.is_none() {
+                // Every check starts now; their results come in plan order.
+                for later in &self.kp.steps[i + 1..] {
+                    on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: later.stage.clone() });
+                }
+                started_early = i;
+                ran = self.run_checks_side_by_side(checks_from);
+            }
+            let mut seconds = None;
+            let (outcome, log) = match (&blocked_by, &reused, ran.remove(&i)) {
+                (Some(failed), _, Some(early)) => (checks::not_counted(failed, &early.outcome), early.log),
+                (Some(failed), _, None) => (Outcome::Skipped { reason: format!("not run: {failed} did not pass") }, String::new()),
+                (None, Some(why), _) => (Outcome::Skipped { reason: why.clone() }, String::new()),
+                (None, None, Some(early)) => {
+                    seconds = Some(early.seconds);
+                    match &step.action {
+                        Action::LaunchKernel { .. } if early.outcome.is_passed() => self.commit_ran_launch(i, early),
+                        _ => (early.outcome, early.log),
+                    }
+                }
+                (None, None, None) => match matches!(step.action, Action::CreateVenv { .. }).then(|| self.reuse()).flatten() {
                     Some((why, log)) => {
                         reused = Some(why);
                         (Outcome::Passed, log)
                     }
                     None => {
-                        let log_path = self.log_dir.join(format!("{:02}-{}.log", i + 1, sanitize(&stage)));
+                        let log_path = self.log_path(i, &stage);
                         self.run_step(&step.action, &log_path)
                     }
                 },
@@ -180,7 +207,8 @@ impl<'a> KernelRun<'a> {
             if Some(i) == last_install_step && blocked_by.is_none() && reused.is_none() && self.pip_reused.is_none() {
                 self.mark_installed();
             }
-            let result = StepResult { stage, outcome, seconds: started.elapsed().as_secs_f64(), command, log };
+            let seconds = seconds.unwrap_or_else(|| started.elapsed().as_secs_f64());
+            let result = StepResult { stage, outcome, seconds, command, log };
             on_event(RunEvent::StepFinished { partition: partition.clone(), kernel: kernel.clone(), result: result.clone() });
             self.result.steps.push(result);
         }
@@ -191,16 +219,46 @@ impl<'a> KernelRun<'a> {
         self.result
     }
 
+    fn log_path(&self, index: usize, stage: &str) -> PathBuf {
+        self.log_dir.join(format!("{:02}-{}.log", index + 1, sanitize(stage)))
+    }
+
     fn run_step(&mut self, action: &Action, log_path: &Path) -> (Outcome, String) {
-        let mut log = match fs::File::create(log_path) {
-            Ok(f) => LogSink::File(f, process::Tail::default()),
-            Err(_) => LogSink::Memory(process::Tail::default()),
-        };
+        let mut log = LogSink::open(log_path);
         let outcome = match self.dispatch(action, &mut log) {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Error { message: e },
         };
         (outcome, log.into_text())
+    }
+
+    /// The checks from step `from` on, side by side: the kernelspec is staged
+    /// first (the launch check needs it), then `check_jobs` checks at a time,
+    /// the launch first as it takes longest. Nothing is committed here.
+    fn run_checks_side_by_side(&mut self, from: usize) -> BTreeMap<usize, checks::Ran> {
+        let steps = &self.kp.steps;
+        let mut ran = BTreeMap::new();
+        let mut staged = true;
+        if let Some(i) = (from..steps.len()).find(|&i| matches!(steps[i].action, Action::WriteKernelspec { .. })) {
+            let started = Instant::now();
+            let (outcome, log) = self.run_step(&steps[i].action, &self.log_path(i, &steps[i].stage));
+            staged = outcome.is_passed();
+            ran.insert(i, checks::Ran { outcome, log, seconds: started.elapsed().as_secs_f64() });
+        }
+        let mut jobs: Vec<usize> = (from..steps.len())
+            .filter(|i| !ran.contains_key(i))
+            .filter(|&i| staged || !matches!(steps[i].action, Action::LaunchKernel { .. }))
+            .collect();
+        jobs.sort_by_key(|&i| !matches!(steps[i].action, Action::LaunchKernel { .. }));
+        let this = &*self;
+        let results = checks::run_all(&jobs, this.opts.check_jobs, |&i| {
+            let started = Instant::now();
+            let mut log = LogSink::open(&this.log_path(i, &steps[i].stage));
+            let outcome = this.check(&steps[i].action, &mut log).unwrap_or_else(|message| Outcome::Error { message });
+            checks::Ran { outcome, log: log.into_text(), seconds: started.elapsed().as_secs_f64() }
+        });
+        ran.extend(jobs.into_iter().zip(results));
+        ran
     }
 
     fn dispatch(&mut self, action: &Action, log: &mut LogSink) -> Result<Outcome, String> {
@@ -224,6 +282,23 @@ impl<'a> KernelRun<'a> {
                 self.run_in_env(self.kp.venv_python(), argv, t.pip, log, "pip install")
             }
             Action::SkipPip { reason, .. } => Ok(Outcome::Skipped { reason: reason.clone() }),
+            Action::CheckConsistency | Action::CheckImport { .. } | Action::TestScript { .. } => self.check(action, log),
+            Action::WriteKernelspec { name, display_name } => self.write_kernelspec(name, display_name, log),
+            Action::LaunchKernel { imports } => {
+                let outcome = self.launch_check(imports, log)?;
+                if !outcome.is_passed() {
+                    return Ok(outcome);
+                }
+                self.commit_kernelspec(log)
+            }
+        }
+    }
+
+    /// The steps that only read the venv and the staged kernelspec, which may
+    /// run side by side (see `checks`).
+    fn check(&self, action: &Action, log: &mut LogSink) -> Result<Outcome, String> {
+        let t = &self.opts.timeouts;
+        match action {
             Action::CheckConsistency => {
                 self.run_in_env(self.kp.venv_python(), super::consistency::argv(), t.import, log, "consistency check")
             }
@@ -235,8 +310,8 @@ impl<'a> KernelRun<'a> {
                 let argv = vec!["-eo".into(), "pipefail".into(), "-c".into(), script.clone()];
                 self.run_in_env(PathBuf::from("/bin/bash"), argv, t.test_script, log, "test_script")
             }
-            Action::WriteKernelspec { name, display_name } => self.write_kernelspec(name, display_name, log),
-            Action::LaunchKernel { imports } => self.launch(imports, log),
+            Action::LaunchKernel { imports } => self.launch_check(imports, log),
+            other => Err(format!("`{}` is not a check", command_line(self.kp, other))),
         }
     }
 
@@ -474,25 +549,31 @@ impl<'a> KernelRun<'a> {
         Ok(Outcome::Passed)
     }
 
-    fn launch(&mut self, imports: &[String], log: &mut LogSink) -> Result<Outcome, String> {
-        let Some((staged, name)) = self.staged.clone() else {
+    /// Starts the staged kernelspec's kernel (unless the check is turned off).
+    fn launch_check(&self, imports: &[String], log: &mut LogSink) -> Result<Outcome, String> {
+        let Some((staged, name)) = &self.staged else {
             return Err("no staged kernelspec to launch".into());
         };
-        let partition = self.plan.partition.clone();
-        if !self.opts.skip_launch_check {
-            let python = self.opts.launch_python.clone().unwrap_or_else(|| self.kp.venv_python());
-            let home = self.opts.base_env.get("HOME").cloned().unwrap_or_else(|| "/tmp".into());
-            let target = super::launch::Target { dir: &staged, name: &name, partition: Some(&partition) };
-            let expected = super::launch::Expected {
-                venv: Some(self.kp.venv.to_string_lossy().into_owned()),
-                modules: lmod::pin(&self.kp.modules, &self.loaded),
-            };
-            let check = super::launch::check(&python, &target, imports, &expected, &home, self.opts.timeouts.launch, log)
-                .map_err(|e| format!("cannot run the launch check with {}: {e}", python.display()))?;
-            if !check.is_passed() {
-                return Ok(check);
-            }
+        if self.opts.skip_launch_check {
+            return Ok(Outcome::Passed);
         }
+        let python = self.opts.launch_python.clone().unwrap_or_else(|| self.kp.venv_python());
+        let home = self.opts.base_env.get("HOME").cloned().unwrap_or_else(|| "/tmp".into());
+        let target = super::launch::Target { dir: staged, name, partition: Some(&self.plan.partition) };
+        let expected = super::launch::Expected {
+            venv: Some(self.kp.venv.to_string_lossy().into_owned()),
+            modules: lmod::pin(&self.kp.modules, &self.loaded),
+        };
+        super::launch::check(&python, &target, imports, &expected, &home, self.opts.timeouts.launch, log)
+            .map_err(|e| format!("cannot run the launch check with {}: {e}", python.display()))
+    }
+
+    /// Moves the staged kernelspec into place once its launch check passed.
+    fn commit_kernelspec(&mut self, log: &mut dyn Write) -> Result<Outcome, String> {
+        let Some((staged, name)) = self.staged.clone() else {
+            return Err("no staged kernelspec to install".into());
+        };
+        let partition = self.plan.partition.clone();
         let target = kernelspec::commit(&staged, &self.plan.kernels_dir, &name, &partition)
             .map_err(|e| format!("cannot move the kernelspec into {}: {e}", self.plan.kernels_dir.display()))?;
         self.staged = None;
@@ -501,10 +582,23 @@ impl<'a> KernelRun<'a> {
         remove_other_venvs(&self.kp.venv, log);
         Ok(Outcome::Passed)
     }
+
+    /// Commits after a launch check (step `index`) that ran side by side; the
+    /// commit's lines go to the end of the check's log.
+    fn commit_ran_launch(&mut self, index: usize, ran: checks::Ran) -> (Outcome, String) {
+        let mut lines = Vec::new();
+        let outcome = self.commit_kernelspec(&mut lines).unwrap_or_else(|message| Outcome::Error { message });
+        let lines = String::from_utf8_lossy(&lines).into_owned();
+        let path = self.log_path(index, &self.kp.steps[index].stage);
+        if let Ok(mut f) = fs::OpenOptions::new().append(true).open(&path) {
+            let _ = f.write_all(lines.as_bytes());
+        }
+        (outcome, ran.log + &lines)
+    }
 }
 
 /// After a successful swap, venvs of earlier builds of this kernel are unused.
-fn remove_other_venvs(current: &Path, log: &mut LogSink) {
+fn remove_other_venvs(current: &Path, log: &mut dyn Write) {
     let (Some(dir), Some(keep)) = (current.parent(), current.file_name()) else { return };
     let Ok(entries) = fs::read_dir(dir) else { return };
     for e in entries.flatten() {
@@ -558,6 +652,14 @@ enum LogSink {
 }
 
 impl LogSink {
+    /// A step's log file; kept in memory only when the file cannot be created.
+    fn open(path: &Path) -> LogSink {
+        match fs::File::create(path) {
+            Ok(f) => LogSink::File(f, process::Tail::default()),
+            Err(_) => LogSink::Memory(process::Tail::default()),
+        }
+    }
+
     fn into_text(self) -> String {
         match self {
             LogSink::File(_, tail) | LogSink::Memory(tail) => tail.into_text(),

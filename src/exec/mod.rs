@@ -1,5 +1,6 @@
 //! The executor: the only place that spawns processes.
 
+mod checks;
 pub mod consistency;
 pub mod host;
 pub mod install;
