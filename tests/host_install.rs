@@ -100,7 +100,9 @@ fn checks_run_side_by_side_and_a_check_after_a_failure_does_not_count() {
         (step["status"].as_str().unwrap().to_string(), why)
     };
 
-    let side_by_side = assert_cmd::Command::from_std(site.install_command(&spec, &["--json", "--check-jobs", "3"])).assert().code(1);
+    // Jobs for every check: all start at once, before any can fail (with
+    // fewer, a check not yet started after a failure is not started at all).
+    let side_by_side = assert_cmd::Command::from_std(site.install_command(&spec, &["--json", "--check-jobs", "8"])).assert().code(1);
     let r = report(&side_by_side);
     assert_eq!(status(&r, "import:demo_pkg").0, "passed");
     let (failed, message) = status(&r, "import:no_such_module_here");

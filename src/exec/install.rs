@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::checks;
@@ -234,7 +235,8 @@ impl<'a> KernelRun<'a> {
 
     /// The checks from step `from` on, side by side: the kernelspec is staged
     /// first (the launch check needs it), then `check_jobs` checks at a time,
-    /// the launch first as it takes longest. Nothing is committed here.
+    /// the launch first as it takes longest; a check after a failed one is
+    /// not started. Nothing is committed here.
     fn run_checks_side_by_side(&mut self, from: usize) -> BTreeMap<usize, checks::Ran> {
         let steps = &self.kp.steps;
         let mut ran = BTreeMap::new();
@@ -250,14 +252,22 @@ impl<'a> KernelRun<'a> {
             .filter(|&i| staged || !matches!(steps[i].action, Action::LaunchKernel { .. }))
             .collect();
         jobs.sort_by_key(|&i| !matches!(steps[i].action, Action::LaunchKernel { .. }));
+        // A check after a step that already failed cannot count: it is not started.
+        let first_problem = AtomicUsize::new(usize::MAX);
         let this = &*self;
         let results = checks::run_all(&jobs, this.opts.check_jobs, |&i| {
+            if i > first_problem.load(Ordering::SeqCst) {
+                return None;
+            }
             let started = Instant::now();
             let mut log = LogSink::open(&this.log_path(i, &steps[i].stage));
             let outcome = this.check(&steps[i].action, &mut log).unwrap_or_else(|message| Outcome::Error { message });
-            checks::Ran { outcome, log: log.into_text(), seconds: started.elapsed().as_secs_f64() }
+            if outcome.is_problem() {
+                first_problem.fetch_min(i, Ordering::SeqCst);
+            }
+            Some(checks::Ran { outcome, log: log.into_text(), seconds: started.elapsed().as_secs_f64() })
         });
-        ran.extend(jobs.into_iter().zip(results));
+        ran.extend(jobs.into_iter().zip(results).filter_map(|(i, r)| Some((i, r?))));
         ran
     }
 

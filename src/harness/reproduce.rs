@@ -52,7 +52,7 @@ pub fn reproduce(
     // The kept container must go on installing after this process ends, so
     // it gets the generated wheelhouse (a mounted file:// index), not the proxy.
     let packages = super::packages::Packages::Synthetic(wheelhouse).for_cell("reproduce");
-    let target = KernelTarget { partition: &partition, kernel, image: &image, venv_volume: None, modules: &[] };
+    let target = KernelTarget { partition: &partition, kernel, image: &image, venv_volume: None, modules: &[], check_jobs: None };
     let labels = vec![(REPRODUCE_LABEL.to_string(), "true".to_string())];
     let (container, result) =
         validate::run_kernel(&target, &mounts, &packages, (opts.pip_timeout, opts.step_timeout), labels, &mut |e: RunEvent| on_event(HarnessEvent::Run(e)));

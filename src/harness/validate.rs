@@ -148,7 +148,10 @@ pub fn validate(
     let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
     mounts.venv_volumes = jobs.iter().filter_map(|j| j.venv_volume.clone()).collect();
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
-    let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone() };
+    // Cells running at once already fill the CPUs: each runs its checks on its share.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let check_jobs = (cpus / jobs.len().min(opts.jobs).max(1)).max(1);
+    let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone(), check_jobs };
     // The shared-home check containers start once the first cells have theirs, not competing with them.
     let first_wave = jobs.len().min(opts.jobs.max(1));
     let (mut started, mut standby) = (0, None);
@@ -290,6 +293,8 @@ enum Message {
 struct RunContext {
     opts: ValidateOptions,
     mounts: Mounts,
+    /// Each cell's share of the CPUs for its checks.
+    check_jobs: usize,
 }
 
 impl RunContext {
@@ -301,6 +306,7 @@ impl RunContext {
             image: &job.image,
             venv_volume: job.venv_volume.as_ref(),
             modules: &job.modules,
+            check_jobs: Some(self.check_jobs),
         };
         let timeouts = (self.opts.pip_timeout, self.opts.step_timeout);
         let (container, result) = run_kernel(&target, &self.mounts, &job.packages, timeouts, labels, &mut |e| {
@@ -366,6 +372,9 @@ pub struct KernelTarget<'a> {
     pub venv_volume: Option<&'a (String, String)>,
     /// The modules the kernel loads there.
     pub modules: &'a [String],
+    /// Checks the engine runs side by side (`install --check-jobs`); `None`:
+    /// the engine's default, every CPU.
+    pub check_jobs: Option<usize>,
 }
 
 /// Installs one kernel in a fresh container of its partition's image, with the
@@ -454,6 +463,9 @@ pub fn run_kernel(
     argv.extend(["--installer".to_string(), installer.to_string()]);
     if target.venv_volume.is_some() {
         argv.push("--reuse-venv".to_string());
+    }
+    if let Some(n) = target.check_jobs {
+        argv.extend(["--check-jobs".to_string(), n.to_string()]);
     }
     if let Some(dir) = cache_dir {
         argv.extend(["--cache-dir".to_string(), dir]);
