@@ -13,6 +13,7 @@ pub mod kernelspec;
 pub mod partition;
 pub mod paths;
 pub mod plan;
+pub mod pool;
 pub mod report;
 pub mod shard;
 pub mod slurm;

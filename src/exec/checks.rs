@@ -3,9 +3,6 @@
 //! they report stays in plan order, and a check after the first failed step
 //! does not count, as it would not have run one after another.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use crate::plan::{Action, Step};
 use crate::report::Outcome;
 
@@ -31,30 +28,10 @@ pub(super) fn not_counted(failed: &str, outcome: &Outcome) -> Outcome {
     Outcome::Skipped { reason: format!("not counted: {failed} did not pass (this check ran alongside it and {})", outcome.label()) }
 }
 
-/// `work` on every item, at most `jobs` at a time; results in item order.
-pub(super) fn run_all<T: Sync, R: Send>(items: &[T], jobs: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let result = work(item);
-                if let Ok(mut results) = results.lock() {
-                    results[i] = Some(result);
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).into_iter().flatten().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
-    use std::time::{Duration, Instant};
 
     fn import(m: &str) -> Action {
         Action::CheckImport { module: m.into() }
@@ -76,35 +53,6 @@ mod tests {
     fn which_steps_run_side_by_side(#[case] actions: Vec<Action>, #[case] expected: bool) {
         let steps: Vec<Step> = actions.into_iter().map(|action| Step { stage: "s".into(), action }).collect();
         assert_eq!(side_by_side(&steps), expected);
-    }
-
-    #[test]
-    fn results_keep_item_order_and_jobs_overlap() {
-        let items: Vec<u64> = vec![120, 10, 60, 30];
-        let started = Instant::now();
-        let results = run_all(&items, 4, |&ms| {
-            std::thread::sleep(Duration::from_millis(ms));
-            ms * 2
-        });
-        assert_eq!(results, vec![240, 20, 120, 60]);
-        // One after another this takes 220 ms; side by side, about the longest.
-        assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
-    }
-
-    #[test]
-    fn at_most_jobs_run_at_once() {
-        let running = AtomicUsize::new(0);
-        let most = AtomicUsize::new(0);
-        let items: Vec<usize> = (0..8).collect();
-        let results = run_all(&items, 2, |&i| {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(5));
-            running.fetch_sub(1, Ordering::SeqCst);
-            i
-        });
-        assert_eq!(results, items);
-        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 
     #[test]

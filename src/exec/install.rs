@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::checks;
@@ -160,10 +161,10 @@ impl<'a> KernelRun<'a> {
         let checks_from = last_install_step.map_or(0, |i| i + 1);
         let side_by_side = self.opts.check_jobs > 1 && checks::side_by_side(&self.kp.steps[checks_from..]);
         let mut ran: BTreeMap<usize, checks::Ran> = BTreeMap::new();
-        let mut started_early = usize::MAX;
+        let mut checks_started = false;
         for (i, step) in self.kp.steps.iter().enumerate() {
             let stage = step.stage.clone();
-            if i <= started_early {
+            if !(checks_started && i > checks_from) {
                 on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: stage.clone() });
             }
             let started = Instant::now();
@@ -176,7 +177,7 @@ impl<'a> KernelRun<'a> {
                 for later in &self.kp.steps[i + 1..] {
                     on_event(RunEvent::StepStarted { partition: partition.clone(), kernel: kernel.clone(), stage: later.stage.clone() });
                 }
-                started_early = i;
+                checks_started = true;
                 ran = self.run_checks_side_by_side(checks_from);
             }
             let mut seconds = None;
@@ -255,7 +256,7 @@ impl<'a> KernelRun<'a> {
         // A check after a step that already failed cannot count: it is not started.
         let first_problem = AtomicUsize::new(usize::MAX);
         let this = &*self;
-        let results = checks::run_all(&jobs, this.opts.check_jobs, |&i| {
+        let work = |&i: &usize, _: &Sender<()>| {
             if i > first_problem.load(Ordering::SeqCst) {
                 return None;
             }
@@ -266,8 +267,17 @@ impl<'a> KernelRun<'a> {
                 first_problem.fetch_min(i, Ordering::SeqCst);
             }
             Some(checks::Ran { outcome, log: log.into_text(), seconds: started.elapsed().as_secs_f64() })
-        });
-        ran.extend(jobs.into_iter().zip(results).filter_map(|(i, r)| Some((i, r?))));
+        };
+        let results = crate::pool::run_all(jobs.clone(), this.opts.check_jobs, work, |()| {});
+        for (i, result) in jobs.into_iter().zip(results) {
+            let result = result.unwrap_or_else(|panic| {
+                let outcome = Outcome::Error { message: format!("the worker running this check panicked: {panic}") };
+                Some(checks::Ran { outcome, log: String::new(), seconds: 0.0 })
+            });
+            if let Some(r) = result {
+                ran.insert(i, r);
+            }
+        }
         ran
     }
 

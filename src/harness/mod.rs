@@ -7,7 +7,6 @@ pub mod images;
 pub mod interrupt;
 pub mod network;
 pub mod packages;
-pub mod pool;
 pub mod reproduce;
 pub mod shared_home;
 pub mod slurm;

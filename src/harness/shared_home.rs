@@ -132,7 +132,7 @@ pub fn check_every_partition(
     // Every install has finished: the checks only read the home, so they run side by side.
     let places: Vec<(usize, usize)> = cells.iter().map(|(pi, ki, ..)| (*pi, *ki)).collect();
     let checks: Vec<_> = cells.into_iter().map(|(_, _, p, k, image, ready)| (p, k, image, Mutex::new(ready))).collect();
-    let steps = super::pool::run_all(
+    let steps = crate::pool::run_all(
         checks,
         jobs,
         |(partition, kernel, image, ready), _: &std::sync::mpsc::Sender<()>| {

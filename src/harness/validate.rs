@@ -148,14 +148,15 @@ pub fn validate(
     let labels = vec![(RUN_LABEL.to_string(), opts.run_id.clone())];
     mounts.venv_volumes = jobs.iter().filter_map(|j| j.venv_volume.clone()).collect();
     on_event(HarnessEvent::Phase(format!("running {} kernel × partition installs", jobs.len())));
-    // Cells running at once already fill the CPUs: each runs its checks on its share.
+    // The cells running at once.
+    let first_wave = jobs.len().min(opts.jobs.max(1));
+    // They already fill the CPUs: each runs its checks on its share.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let check_jobs = (cpus / jobs.len().min(opts.jobs).max(1)).max(1);
+    let check_jobs = (cpus / first_wave.max(1)).max(1);
     let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone(), check_jobs };
     // The shared-home check containers start once the first cells have theirs, not competing with them.
-    let first_wave = jobs.len().min(opts.jobs.max(1));
     let (mut started, mut standby) = (0, None);
-    let outcomes = super::pool::run_all(
+    let outcomes = crate::pool::run_all(
         jobs.clone(),
         opts.jobs,
         |job, tx| ctx.run_job(job, tx),

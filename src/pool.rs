@@ -1,6 +1,7 @@
-//! A fixed number of worker threads over a queue of jobs. Every job gets a
-//! result, in job order: a worker that panics turns its job into an `Err`
-//! with the panic message instead of losing it.
+//! A fixed number of worker threads over a queue of jobs, for the harness's
+//! cells and the engine's checks. Every job gets a result, in job order: a
+//! worker that panics turns its job into an `Err` with the panic message
+//! instead of losing it.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -94,6 +95,43 @@ mod tests {
         assert_eq!(results.len(), 3);
         seen.sort();
         assert_eq!(seen, vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn jobs_overlap() {
+        let started = std::time::Instant::now();
+        let results = run_all(
+            vec![120u64, 10, 60, 30],
+            4,
+            |&ms: &u64, _: &Sender<()>| {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                ms * 2
+            },
+            |_| {},
+        );
+        assert_eq!(results, vec![Ok(240), Ok(20), Ok(120), Ok(60)]);
+        // One after another this takes 220 ms; side by side, about the longest.
+        assert!(started.elapsed() < std::time::Duration::from_millis(200), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn at_most_workers_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let results = run_all(
+            (0..8).collect(),
+            2,
+            |&i: &usize, _: &Sender<()>| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                running.fetch_sub(1, Ordering::SeqCst);
+                i
+            },
+            |_| {},
+        );
+        assert_eq!(results, (0..8).map(Ok).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 
     #[test]
