@@ -30,9 +30,12 @@ fn no_containers_networks_or_volumes_remain() {
     assert_eq!(containers(), before, "containers left behind");
     assert!(listed(&["network", "ls"]).is_empty(), "networks left behind");
     assert!(run_volumes().is_empty(), "volumes left behind: {:?}", run_volumes());
-    // What stays is meant to: the venvs kept between runs of a pinned index.
+    // What stays is meant to: the venvs kept between runs of a pinned index,
+    // and the images' directories served from volumes (on a fuse-overlayfs Docker).
     let kept = listed_by(&["volume", "ls"], "org.hpc-kernels.venv-cache");
     assert!(kept.iter().all(|v| v.starts_with("hpc-kernels-venv-")), "{kept:?}");
+    let image_files = listed_by(&["volume", "ls"], "org.hpc-kernels.rootfs");
+    assert!(image_files.iter().all(|v| v.starts_with("hpc-kernels-rootfs-")), "{image_files:?}");
 }
 
 fn listed_by(kind: &[&str], label: &str) -> BTreeSet<String> {
@@ -40,9 +43,11 @@ fn listed_by(kind: &[&str], label: &str) -> BTreeSet<String> {
     String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
 }
 
-/// The managed volumes of runs (the shared homes), not the venvs kept between runs.
+/// The managed volumes of runs (the shared homes), not the venvs kept between
+/// runs nor the images' directories (kept per image).
 fn run_volumes() -> BTreeSet<String> {
-    let kept = listed_by(&["volume", "ls"], "org.hpc-kernels.venv-cache");
+    let mut kept = listed_by(&["volume", "ls"], "org.hpc-kernels.venv-cache");
+    kept.extend(listed_by(&["volume", "ls"], "org.hpc-kernels.rootfs"));
     listed(&["volume", "ls"]).difference(&kept).cloned().collect()
 }
 

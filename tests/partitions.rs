@@ -296,3 +296,88 @@ fn cli_shell_runs_one_command_and_returns_its_status() {
     assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout, "release/23.10\nalpha.hpc.tu-dresden.de\n");
 }
+
+fn docker_out(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker runs");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file of `/usr` and `/sw` (contents, mode, owner, size, time; links)
+/// as `docker run ARGS` sees them. Directory times are left out: Docker's copy
+/// into a volume sets them when it fills the directory.
+fn image_files(args: &[&str]) -> String {
+    let script = "cd / && find usr sw ! -type d -printf '%p %m %u %s %T@ %l\\n' | sort \
+                  && find usr/lib/python3* sw -type f -print0 | sort -z | xargs -0 md5sum";
+    let mut argv = vec!["run", "--rm", "--network", "none"];
+    argv.extend(args);
+    argv.extend(["/bin/bash", "-c", script]);
+    docker_out(&argv)
+}
+
+/// The volumes of the image with id `id`.
+fn rootfs_volumes(id: &str) -> BTreeSet<String> {
+    docker_out(&["volume", "ls", "--quiet", "--filter", &format!("label=org.hpc-kernels.rootfs={id}")])
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn image_directories_from_volumes_are_the_images_own_read_only_and_shared_by_racing_runs() {
+    use hpc_kernels::harness::rootfs::{self, Mode};
+    require_docker();
+    let romeo = &built()["romeo"];
+    let _lock = image_creation();
+    // An image of its own (the same files), so this test fills its volumes afresh.
+    let tag = "hpc-kernels-test/rootfs:race";
+    let container = docker_out(&["create", &romeo.tag, "true"]).trim().to_string();
+    docker_out(&["commit", "--change", "LABEL org.hpc-kernels.test=rootfs", &container, tag]);
+    docker_out(&["rm", &container]);
+    let id = docker_out(&["image", "inspect", "--format", "{{.Id}}", tag]).trim().to_string();
+    let tags = vec![tag.to_string()];
+
+    // Two runs at once: both get the same volumes, and no copy of the loser's stays.
+    let (a, b) = std::thread::scope(|s| {
+        let other = s.spawn(|| rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare"));
+        let mine = rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare");
+        (mine, other.join().expect("no panic"))
+    });
+    assert_eq!(a.0, b.0);
+    let mounts = a.0.get(tag).unwrap_or_else(|| panic!("no volumes: {:?}", a.1)).clone();
+    assert_eq!(mounts.iter().map(|(_, dir)| dir.as_str()).collect::<Vec<_>>(), ["/usr", "/sw"]);
+    assert!(a.1.as_deref().is_some_and(|n| n.contains("read-only")), "{:?}", a.1);
+    assert_eq!(rootfs_volumes(&id).len(), 3, "the marker and the two filled volumes: {:?}", rootfs_volumes(&id));
+
+    // The files are the image's; nothing can write them.
+    let mut args: Vec<String> = Vec::new();
+    for (volume, dir) in &mounts {
+        args.extend(["--volume".to_string(), format!("{volume}:{dir}:ro")]);
+    }
+    args.push(tag.to_string());
+    let with: Vec<&str> = args.iter().map(String::as_str).collect();
+    let from_volumes = image_files(&with);
+    assert!(from_volumes.contains("usr/bin/python3") && from_volumes.contains("sw/modules"), "{}", &from_volumes[..500.min(from_volumes.len())]);
+    assert!(from_volumes == image_files(&[tag]), "the volumes' files differ from the image's");
+    let mut write = vec!["run", "--rm", "--network", "none"];
+    write.extend(&with);
+    write.extend(["/bin/bash", "-c", "touch /usr/x || touch /sw/x || exit 0; exit 1"]);
+    assert!(Command::new("docker").args(&write).status().unwrap().success(), "/usr or /sw is writable");
+
+    // A later run finds them; once the image is gone, the next run removes them.
+    let again = rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare");
+    assert_eq!(again.0, a.0);
+    docker_out(&["rmi", tag]);
+    let (none, _) = rootfs::prepare_with(Mode::On, &[], 1, &mut |_| {}).expect("prepare");
+    assert!(none.is_empty());
+    assert!(rootfs_volumes(&id).is_empty(), "left behind: {:?}", rootfs_volumes(&id));
+}
+
+#[test]
+fn image_directories_stay_the_images_own_when_turned_off() {
+    use hpc_kernels::harness::rootfs::{self, Mode};
+    require_docker();
+    let tags = vec![built()["alpha"].tag.clone()];
+    let (mounts, note) = rootfs::prepare_with(Mode::Off, &tags, 1, &mut |_| {}).expect("prepare");
+    assert!(mounts.is_empty() && note.is_none());
+}

@@ -25,6 +25,9 @@ pub struct ContainerSpec {
     pub writable: Vec<(PathBuf, String)>,
     /// Writable named volumes: volume → container path (the run's shared home).
     pub volumes: Vec<(String, String)>,
+    /// Read-only named volumes: volume → container path (the image's own
+    /// directories, see `rootfs`).
+    pub readonly_volumes: Vec<(String, String)>,
     /// Extra labels besides the managed label.
     pub labels: Vec<(String, String)>,
     /// The Docker network to join; `None`: no network at all.
@@ -79,6 +82,9 @@ impl Container {
         }
         for (volume, inside) in &spec.volumes {
             request = request.with_mount(Mount::volume_mount(volume.clone(), inside.clone()).with_access_mode(AccessMode::ReadWrite));
+        }
+        for (volume, inside) in &spec.readonly_volumes {
+            request = request.with_mount(Mount::volume_mount(volume.clone(), inside.clone()).with_access_mode(AccessMode::ReadOnly));
         }
         let inner = request.start().map_err(tc_error(format!("start a container of {}", spec.image)))?;
         let id = inner.id().to_string();

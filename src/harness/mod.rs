@@ -8,6 +8,7 @@ pub mod interrupt;
 pub mod network;
 pub mod packages;
 pub mod reproduce;
+pub mod rootfs;
 pub mod shared_home;
 pub mod slurm;
 pub mod uv;

@@ -108,6 +108,9 @@ pub fn validate(
         on_event(HarnessEvent::Phase(msg.to_string()))
     })?;
     let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
+    let tags: Vec<String> = built.iter().map(|b| b.tag.clone()).collect();
+    let (rootfs, rootfs_note) = super::rootfs::prepare(&tags, opts.jobs, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
+    mounts.rootfs = rootfs;
     let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;
     mounts.home_volume = Some(home.volume.clone());
@@ -223,6 +226,7 @@ pub fn validate(
     }
     notes.push(installer_note);
     notes.push(venv_note);
+    notes.extend(rootfs_note);
     Ok(RunReport {
         tool_version: crate::VERSION.to_string(),
         spec_file: spec_path.display().to_string(),
@@ -338,6 +342,8 @@ pub struct Mounts {
     pub install_cache: Option<PathBuf>,
     /// The cells' venv volumes kept between runs, and where each is mounted.
     pub venv_volumes: Vec<(String, String)>,
+    /// Image tag → its directories served from read-only volumes (see `rootfs`).
+    pub rootfs: super::rootfs::ByImage,
 }
 
 impl Mounts {
@@ -345,7 +351,12 @@ impl Mounts {
         let spec_abs = std::path::absolute(spec_path).map_err(|e| Error::io_arg("resolve", spec_path, e))?;
         let spec_name = spec_abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec.json".into());
         let spec_dir = spec_abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None, venv_volumes: Vec::new() })
+        Ok(Mounts { binary, spec_dir, spec_name, home_volume: None, uv: None, install_cache: None, venv_volumes: Vec::new(), rootfs: Default::default() })
+    }
+
+    /// The read-only volumes that serve `image`'s own directories, if any.
+    pub fn image_volumes(&self, image: &str) -> Vec<(String, String)> {
+        self.rootfs.get(image).cloned().unwrap_or_default()
     }
 
     /// The download cache every container shares, and uv when the installs
@@ -423,6 +434,7 @@ pub fn run_kernel(
             .map(|v| (v.clone(), super::shared_home::MOUNT_POINT.to_string()))
             .chain(target.venv_volume.cloned())
             .collect(),
+        readonly_volumes: mounts.image_volumes(target.image),
         labels: all_labels,
         network: packages.network.clone(),
         hosts: packages.hosts.clone(),
