@@ -339,8 +339,8 @@ fn image_directories_from_volumes_are_the_images_own_read_only_and_shared_by_rac
 
     // Two runs at once: both get the same volumes, and no copy of the loser's stays.
     let (a, b) = std::thread::scope(|s| {
-        let other = s.spawn(|| rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare"));
-        let mine = rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare");
+        let other = s.spawn(|| rootfs::prepare_with(Mode::On, &tags, 1, &[], &mut |_| {}).expect("prepare"));
+        let mine = rootfs::prepare_with(Mode::On, &tags, 1, &[], &mut |_| {}).expect("prepare");
         (mine, other.join().expect("no panic"))
     });
     assert_eq!(a.0, b.0);
@@ -365,10 +365,10 @@ fn image_directories_from_volumes_are_the_images_own_read_only_and_shared_by_rac
     assert!(Command::new("docker").args(&write).status().unwrap().success(), "/usr or /sw is writable");
 
     // A later run finds them; once the image is gone, the next run removes them.
-    let again = rootfs::prepare_with(Mode::On, &tags, 1, &mut |_| {}).expect("prepare");
+    let again = rootfs::prepare_with(Mode::On, &tags, 1, &[], &mut |_| {}).expect("prepare");
     assert_eq!(again.0, a.0);
     docker_out(&["rmi", tag]);
-    let (none, _) = rootfs::prepare_with(Mode::On, &[], 1, &mut |_| {}).expect("prepare");
+    let (none, _) = rootfs::prepare_with(Mode::On, &[], 1, &[], &mut |_| {}).expect("prepare");
     assert!(none.is_empty());
     assert!(rootfs_volumes(&id).is_empty(), "left behind: {:?}", rootfs_volumes(&id));
 }
@@ -378,6 +378,6 @@ fn image_directories_stay_the_images_own_when_turned_off() {
     use hpc_kernels::harness::rootfs::{self, Mode};
     require_docker();
     let tags = vec![built()["alpha"].tag.clone()];
-    let (mounts, note) = rootfs::prepare_with(Mode::Off, &tags, 1, &mut |_| {}).expect("prepare");
+    let (mounts, note) = rootfs::prepare_with(Mode::Off, &tags, 1, &[], &mut |_| {}).expect("prepare");
     assert!(mounts.is_empty() && note.is_none());
 }

@@ -77,12 +77,20 @@ pub type ByImage = BTreeMap<String, Vec<(String, String)>>;
 /// when `$HPC_KERNELS_ROOTFS_VOLUMES` and the storage driver want them.
 /// Returns the mounts of the images that have them and the run's note
 /// (`None` when every directory is the image's own).
-pub fn prepare(tags: &[String], jobs: usize, on_phase: &mut dyn FnMut(&str)) -> Result<(ByImage, Option<String>)> {
-    prepare_with(Mode::from_env()?, tags, jobs, on_phase)
+/// The containers that fill volumes carry `labels` (the run's, so that Ctrl-C
+/// removes them with the run's other containers).
+pub fn prepare(tags: &[String], jobs: usize, labels: &[(String, String)], on_phase: &mut dyn FnMut(&str)) -> Result<(ByImage, Option<String>)> {
+    prepare_with(Mode::from_env()?, tags, jobs, labels, on_phase)
 }
 
 /// `prepare` in the given mode.
-pub fn prepare_with(mode: Mode, tags: &[String], jobs: usize, on_phase: &mut dyn FnMut(&str)) -> Result<(ByImage, Option<String>)> {
+pub fn prepare_with(
+    mode: Mode,
+    tags: &[String],
+    jobs: usize,
+    labels: &[(String, String)],
+    on_phase: &mut dyn FnMut(&str),
+) -> Result<(ByImage, Option<String>)> {
     let driver = match mode {
         Mode::Auto => docker::output("read the storage driver", ["info", "--format", "{{.Driver}}"]).unwrap_or_default(),
         _ => String::new(),
@@ -91,8 +99,12 @@ pub fn prepare_with(mode: Mode, tags: &[String], jobs: usize, on_phase: &mut dyn
         return Ok((ByImage::new(), None));
     }
     prune();
-    on_phase(&format!("serving {} of each image from read-only volumes (copied once per image)", DIRS.join(" and ")));
-    let outcomes = crate::pool::run_all(tags.to_vec(), jobs, |tag, _: &std::sync::mpsc::Sender<()>| ensure(tag), |()| {});
+    let outcomes = crate::pool::run_all(
+        tags.to_vec(),
+        jobs,
+        |tag, filling: &std::sync::mpsc::Sender<String>| ensure(tag, labels, filling),
+        |tag| on_phase(&format!("copying {} of {tag} into read-only volumes (once per image)", DIRS.join(" and "))),
+    );
     let mut mounts = ByImage::new();
     let mut failed = Vec::new();
     for (tag, outcome) in tags.iter().zip(outcomes) {
@@ -124,14 +136,16 @@ fn error_text(e: &Error) -> String {
 }
 
 /// The volume mounts of `tag`: the marker's, or freshly filled ones.
-fn ensure(tag: &str) -> Result<Vec<(String, String)>> {
+/// Says on `filling` when it fills them.
+fn ensure(tag: &str, labels: &[(String, String)], filling: &std::sync::mpsc::Sender<String>) -> Result<Vec<(String, String)>> {
     let id = docker::image_id(tag)?.ok_or_else(|| Error::environment(format!("no image {tag}")))?;
     let key: String = id.trim_start_matches("sha256:").chars().take(12).collect();
     let marker = format!("hpc-kernels-rootfs-{key}");
     if let Some(found) = read_marker(&marker, &id)? {
         return Ok(found);
     }
-    let filled = fill(tag, &id, &key)?;
+    let _ = filling.send(tag.to_string());
+    let filled = fill(tag, &id, &key, labels)?;
     let pairs: Vec<String> = filled.iter().map(|(volume, dir)| format!("{dir}={volume}")).collect();
     // Idempotent: when another run created the marker first, its labels stay.
     let created = docker::output(
@@ -194,7 +208,7 @@ fn parse_pairs(text: &str) -> Vec<(String, String)> {
 }
 
 /// New volumes filled from `tag`'s directories by Docker's copy on first mount.
-fn fill(tag: &str, id: &str, key: &str) -> Result<Vec<(String, String)>> {
+fn fill(tag: &str, id: &str, key: &str, labels: &[(String, String)]) -> Result<Vec<(String, String)>> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let nonce = format!("{:x}{:x}", std::process::id(), now % 0xffff_ffff);
     let mut volumes = Vec::new();
@@ -221,6 +235,9 @@ fn fill(tag: &str, id: &str, key: &str) -> Result<Vec<(String, String)>> {
         volumes.push((volume, dir.to_string()));
     }
     let mut args = vec!["run".to_string(), "--rm".into(), "--network".into(), "none".into(), "--label".into(), format!("{LABEL}=true")];
+    for (k, v) in labels {
+        args.extend(["--label".to_string(), format!("{k}={v}")]);
+    }
     for (volume, dir) in &volumes {
         args.extend(["--volume".to_string(), format!("{volume}:{dir}")]);
     }
