@@ -130,6 +130,35 @@ impl Container {
     }
 }
 
+/// Removes containers beside what comes next: a removal is a few tenths of a
+/// second of Docker work that nothing after it waits for, until `finish`
+/// (before the volumes and networks they use are removed).
+#[derive(Default)]
+pub struct Reaper {
+    removing: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Reaper {
+    pub fn remove(&self, container: Container) {
+        let handle = std::thread::spawn(move || drop(container));
+        self.removing.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+    }
+
+    /// Waits until every container handed over is removed.
+    pub fn finish(&self) {
+        let handles = std::mem::take(&mut *self.removing.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }

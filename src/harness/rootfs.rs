@@ -98,13 +98,17 @@ pub fn prepare_with(
     if !wanted(mode, &driver) {
         return Ok((ByImage::new(), None));
     }
-    prune();
-    let outcomes = crate::pool::run_all(
-        tags.to_vec(),
-        jobs,
-        |tag, filling: &std::sync::mpsc::Sender<String>| ensure(tag, labels, filling),
-        |tag| on_phase(&format!("copying {} of {tag} into read-only volumes (once per image)", DIRS.join(" and "))),
-    );
+    // Pruning touches only volumes of images that are gone and volumes no
+    // marker names, never what `ensure` finds or fills: it runs alongside.
+    let outcomes = std::thread::scope(|s| {
+        s.spawn(prune);
+        crate::pool::run_all(
+            tags.to_vec(),
+            jobs,
+            |tag, filling: &std::sync::mpsc::Sender<String>| ensure(tag, labels, filling),
+            |tag| on_phase(&format!("copying {} of {tag} into read-only volumes (once per image)", DIRS.join(" and "))),
+        )
+    });
     let mut mounts = ByImage::new();
     let mut failed = Vec::new();
     for (tag, outcome) in tags.iter().zip(outcomes) {

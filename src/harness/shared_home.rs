@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::container::{Container, ContainerSpec};
+use super::container::{Container, ContainerSpec, Reaper};
 use super::docker::{self, LABEL};
 use super::validate::{HarnessEvent, Mounts, BIN_IN_CONTAINER, RUN_LABEL, SERVER_PYTHON};
 use super::images;
@@ -98,18 +98,23 @@ impl Standby {
     }
 }
 
+/// Where the checks run: the partitions' images (partition, tag), what their
+/// containers get mounted and labelled with, how many at once, and who
+/// removes them.
+#[derive(Clone, Copy)]
+pub struct CheckRun<'a> {
+    pub images: &'a [(String, String)],
+    pub mounts: &'a Mounts,
+    pub labels: &'a [(String, String)],
+    pub jobs: usize,
+    pub reaper: &'a Reaper,
+}
+
 /// Starts every kernel that passed on a partition from the shared home, on
 /// that partition, and appends the `shared-home` step to its result. Unused
 /// standby containers are removed.
-pub fn check_every_partition(
-    results: &mut [PartitionResult],
-    images: &[(String, String)],
-    mounts: &Mounts,
-    labels: &[(String, String)],
-    jobs: usize,
-    standby: Standby,
-    on_event: &mut dyn FnMut(HarnessEvent),
-) {
+pub fn check_every_partition(results: &mut [PartitionResult], run: &CheckRun, standby: Standby, on_event: &mut dyn FnMut(HarnessEvent)) {
+    let CheckRun { images, mounts, labels, jobs, reaper } = *run;
     let mut standby = standby.take();
     let cells: Vec<(usize, usize, String, String, String, Option<Container>)> = results
         .iter()
@@ -137,7 +142,7 @@ pub fn check_every_partition(
         jobs,
         |(partition, kernel, image, ready), _: &std::sync::mpsc::Sender<()>| {
             let ready = ready.lock().map(|mut r| r.take()).unwrap_or(None);
-            check_one(partition, kernel, image, ready, mounts, labels)
+            check_one(partition, kernel, image, ready, mounts, labels, reaper)
         },
         |()| {},
     );
@@ -161,6 +166,7 @@ fn check_one(
     ready: Option<Container>,
     mounts: &Mounts,
     labels: &[(String, String)],
+    reaper: &Reaper,
 ) -> StepResult {
     let started = Instant::now();
     let command = format!("hpc-kernels check {kernel} --here");
@@ -168,7 +174,13 @@ fn check_one(
         Some(container) => Ok(container),
         None => Container::start(&check_container(partition, kernel, image, mounts, labels)),
     };
-    let (outcome, log) = match container.and_then(|c| run_check(&c, kernel)) {
+    let checked = container.and_then(|c| {
+        let checked = run_check(&c, kernel);
+        reaper.remove(c);
+        checked
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let (outcome, log) = match checked {
         Ok((0, log)) => (Outcome::Passed, log),
         Ok((code, log)) => {
             let why = log.lines().find(|l| l.starts_with('✘')).unwrap_or("").trim_start_matches('✘').trim().to_string();
@@ -177,7 +189,7 @@ fn check_one(
         }
         Err(e) => (Outcome::Error { message: format!("{}: {}", e.message, source_text(&e)) }, String::new()),
     };
-    StepResult { stage: STAGE.into(), outcome, seconds: started.elapsed().as_secs_f64(), command: Some(command), log }
+    StepResult { stage: STAGE.into(), outcome, seconds, command: Some(command), log }
 }
 
 fn run_check(container: &Container, kernel: &str) -> Result<(i64, String)> {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use super::container::{Container, ContainerSpec};
+use super::container::{Container, ContainerSpec, Reaper};
 use super::shared_home::{self, SharedHome};
 use super::images::{self, BuildOptions};
 use super::packages::{CellPackages, PackageOptions, Packages};
@@ -158,7 +158,8 @@ pub fn validate(
     // They already fill the CPUs: each runs its checks on its share.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let check_jobs = (cpus / first_wave.max(1)).max(1);
-    let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone(), check_jobs };
+    let reaper = Reaper::default();
+    let ctx = RunContext { opts: opts.clone(), mounts: mounts.clone(), check_jobs, reaper: &reaper };
     // The shared-home check containers start once the first cells have theirs, not competing with them.
     let (mut started, mut standby) = (0, None);
     let outcomes = crate::pool::run_all(
@@ -201,11 +202,18 @@ pub fn validate(
         }
     }
     let images: Vec<(String, String)> = built.iter().map(|b| (b.partition.clone(), b.tag.clone())).collect();
-    shared_home::check_every_partition(&mut results, &images, &mounts, &labels, opts.jobs, standby.unwrap_or_default(), on_event);
-    drop(home);
+    let checks = shared_home::CheckRun { images: &images, mounts: &mounts, labels: &labels, jobs: opts.jobs, reaper: &reaper };
+    shared_home::check_every_partition(&mut results, &checks, standby.unwrap_or_default(), on_event);
+    reaper.finish();
+    let failures = packages.failures();
+    let mut notes = packages.notes();
+    // The run's index and network go while its home volume does.
+    std::thread::scope(|s| {
+        s.spawn(move || drop(packages));
+        drop(home);
+    });
     drop(claims);
 
-    let failures = packages.failures();
     if !failures.is_empty() {
         let shown: Vec<&str> = failures.iter().take(10).map(String::as_str).collect();
         let more = failures.len().saturating_sub(shown.len());
@@ -222,7 +230,6 @@ pub fn validate(
         ))
         .with_hint(hint));
     }
-    let mut notes = packages.notes();
     if let Some(r) = &opts.release {
         notes.push(format!("sticky default release of the images: release/{r}"));
     }
@@ -297,14 +304,16 @@ enum Message {
     Kept { partition: String, kernel: String, command: String },
 }
 
-struct RunContext {
+struct RunContext<'a> {
     opts: ValidateOptions,
     mounts: Mounts,
     /// Each cell's share of the CPUs for its checks.
     check_jobs: usize,
+    /// Removes the cells' containers while the run goes on.
+    reaper: &'a Reaper,
 }
 
-impl RunContext {
+impl RunContext<'_> {
     fn run_job(&self, job: &Job, tx: &mpsc::Sender<Message>) -> KernelResult {
         let labels = vec![(RUN_LABEL.to_string(), self.opts.run_id.clone())];
         let target = KernelTarget {
@@ -319,9 +328,13 @@ impl RunContext {
         let (container, result) = run_kernel(&target, &self.mounts, &job.packages, timeouts, labels, &mut |e| {
             let _ = tx.send(Message::Event(e));
         });
-        if let (Some(mut container), true) = (container, self.opts.keep && !result.passed()) {
-            let command = container.keep();
-            let _ = tx.send(Message::Kept { partition: job.partition.clone(), kernel: job.kernel.clone(), command });
+        match container {
+            Some(mut container) if self.opts.keep && !result.passed() => {
+                let command = container.keep();
+                let _ = tx.send(Message::Kept { partition: job.partition.clone(), kernel: job.kernel.clone(), command });
+            }
+            Some(container) => self.reaper.remove(container),
+            None => {}
         }
         result
     }
