@@ -152,21 +152,8 @@ fn ensure(tag: &str, labels: &[(String, String)], filling: &std::sync::mpsc::Sen
     let filled = fill(tag, &id, &key, labels)?;
     let pairs: Vec<String> = filled.iter().map(|(volume, dir)| format!("{dir}={volume}")).collect();
     // Idempotent: when another run created the marker first, its labels stay.
-    let created = docker::output(
-        "create the image-files marker volume",
-        [
-            "volume".to_string(),
-            "create".into(),
-            "--label".into(),
-            format!("{LABEL}=true"),
-            "--label".into(),
-            format!("{IMAGE_LABEL}={id}"),
-            "--label".into(),
-            format!("{VOLUMES_LABEL}={}", pairs.join(";")),
-            marker.clone(),
-        ],
-    );
-    let winner = created.and_then(|_| read_marker(&marker, &id));
+    let created = create_volume("create the image-files marker volume", &marker, &id, (VOLUMES_LABEL, &pairs.join(";")));
+    let winner = created.and_then(|()| read_marker(&marker, &id));
     match winner {
         Ok(Some(theirs)) if theirs == filled => Ok(filled),
         Ok(Some(theirs)) => {
@@ -218,20 +205,7 @@ fn fill(tag: &str, id: &str, key: &str, labels: &[(String, String)]) -> Result<V
     let mut volumes = Vec::new();
     for dir in DIRS {
         let volume = format!("hpc-kernels-rootfs-{key}-{}-{nonce}", dir.trim_start_matches('/').replace('/', "-"));
-        let made = docker::output(
-            "create an image-files volume",
-            [
-                "volume".to_string(),
-                "create".into(),
-                "--label".into(),
-                format!("{LABEL}=true"),
-                "--label".into(),
-                format!("{IMAGE_LABEL}={id}"),
-                "--label".into(),
-                format!("{CREATED_LABEL}={}", now / 1_000_000_000),
-                volume.clone(),
-            ],
-        );
+        let made = create_volume("create an image-files volume", &volume, id, (CREATED_LABEL, &(now / 1_000_000_000).to_string()));
         if let Err(e) = made {
             remove_volumes(volumes.iter().map(|(v, _): &(String, String)| v.as_str()));
             return Err(e);
@@ -251,6 +225,18 @@ fn fill(tag: &str, id: &str, key: &str, labels: &[(String, String)]) -> Result<V
         return Err(e);
     }
     Ok(volumes)
+}
+
+/// A managed volume of image `id` with one more label (Docker keeps an
+/// existing volume and its labels).
+fn create_volume(step: &str, name: &str, id: &str, (key, value): (&str, &str)) -> Result<()> {
+    let labels = [format!("{LABEL}=true"), format!("{IMAGE_LABEL}={id}"), format!("{key}={value}")];
+    let mut args = vec!["volume", "create"];
+    for label in &labels {
+        args.extend(["--label", label.as_str()]);
+    }
+    args.push(name);
+    docker::output(step, args).map(drop)
 }
 
 fn remove_volumes<'a>(volumes: impl IntoIterator<Item = &'a str>) {
