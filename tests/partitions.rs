@@ -335,7 +335,7 @@ fn image_directories_from_volumes_are_the_images_own_read_only_and_shared_by_rac
     docker_out(&["commit", "--change", "LABEL org.hpc-kernels.test=rootfs", &container, tag]);
     docker_out(&["rm", &container]);
     let id = docker_out(&["image", "inspect", "--format", "{{.Id}}", tag]).trim().to_string();
-    let tags = vec![tag.to_string()];
+    let tags = vec![(tag.to_string(), id.clone())];
 
     // Two runs at once: both get the same volumes, and no copy of the loser's stays.
     let (a, b) = std::thread::scope(|s| {
@@ -377,7 +377,8 @@ fn image_directories_from_volumes_are_the_images_own_read_only_and_shared_by_rac
 fn image_directories_stay_the_images_own_when_turned_off() {
     use hpc_kernels::harness::rootfs::{self, Mode};
     require_docker();
-    let tags = vec![built()["alpha"].tag.clone()];
+    let alpha = &built()["alpha"];
+    let tags = vec![(alpha.tag.clone(), alpha.id.clone())];
     let (mounts, note) = rootfs::prepare_with(Mode::Off, &tags, 1, &[], &mut |_| {}).expect("prepare");
     assert!(mounts.is_empty() && note.is_none());
 }

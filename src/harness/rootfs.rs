@@ -73,20 +73,23 @@ pub fn wanted(mode: Mode, driver: &str) -> bool {
 /// Image tag → the read-only volume mounts of its containers.
 pub type ByImage = BTreeMap<String, Vec<(String, String)>>;
 
-/// Makes (or finds) the volumes of every image in `tags`, `jobs` at a time,
+/// An image to serve: its tag and Docker's id of it.
+pub type Image = (String, String);
+
+/// Makes (or finds) the volumes of every image in `images`, `jobs` at a time,
 /// when `$HPC_KERNELS_ROOTFS_VOLUMES` and the storage driver want them.
 /// Returns the mounts of the images that have them and the run's note
 /// (`None` when every directory is the image's own).
 /// The containers that fill volumes carry `labels` (the run's, so that Ctrl-C
 /// removes them with the run's other containers).
-pub fn prepare(tags: &[String], jobs: usize, labels: &[(String, String)], on_phase: &mut dyn FnMut(&str)) -> Result<(ByImage, Option<String>)> {
-    prepare_with(Mode::from_env()?, tags, jobs, labels, on_phase)
+pub fn prepare(images: &[Image], jobs: usize, labels: &[(String, String)], on_phase: &mut dyn FnMut(&str)) -> Result<(ByImage, Option<String>)> {
+    prepare_with(Mode::from_env()?, images, jobs, labels, on_phase)
 }
 
 /// `prepare` in the given mode.
 pub fn prepare_with(
     mode: Mode,
-    tags: &[String],
+    images: &[Image],
     jobs: usize,
     labels: &[(String, String)],
     on_phase: &mut dyn FnMut(&str),
@@ -103,15 +106,15 @@ pub fn prepare_with(
     let outcomes = std::thread::scope(|s| {
         s.spawn(prune);
         crate::pool::run_all(
-            tags.to_vec(),
+            images.to_vec(),
             jobs,
-            |tag, filling: &std::sync::mpsc::Sender<String>| ensure(tag, labels, filling),
+            |(tag, id), filling: &std::sync::mpsc::Sender<String>| ensure(tag, id, labels, filling),
             |tag| on_phase(&format!("copying {} of {tag} into read-only volumes (once per image)", DIRS.join(" and "))),
         )
     });
     let mut mounts = ByImage::new();
     let mut failed = Vec::new();
-    for (tag, outcome) in tags.iter().zip(outcomes) {
+    for ((tag, _), outcome) in images.iter().zip(outcomes) {
         match outcome.map_err(Error::internal).and_then(|r| r) {
             Ok(m) => {
                 mounts.insert(tag.clone(), m);
@@ -139,36 +142,26 @@ fn error_text(e: &Error) -> String {
     }
 }
 
-/// The volume mounts of `tag`: the marker's, or freshly filled ones.
-/// Says on `filling` when it fills them.
-fn ensure(tag: &str, labels: &[(String, String)], filling: &std::sync::mpsc::Sender<String>) -> Result<Vec<(String, String)>> {
-    let id = docker::image_id(tag)?.ok_or_else(|| Error::environment(format!("no image {tag}")))?;
+/// The volume mounts of image `id` (tagged `tag`): the marker's, or freshly
+/// filled ones. Says on `filling` when it fills them.
+fn ensure(tag: &str, id: &str, labels: &[(String, String)], filling: &std::sync::mpsc::Sender<String>) -> Result<Vec<(String, String)>> {
     let key: String = id.trim_start_matches("sha256:").chars().take(12).collect();
     let marker = format!("hpc-kernels-rootfs-{key}");
-    if let Some(found) = read_marker(&marker, &id)? {
+    if let Some(found) = read_marker(&marker, id)? {
         return Ok(found);
     }
     let _ = filling.send(tag.to_string());
-    let filled = fill(tag, &id, &key, labels)?;
+    let filled = fill(tag, id, &key, labels)?;
     let pairs: Vec<String> = filled.iter().map(|(volume, dir)| format!("{dir}={volume}")).collect();
     // Idempotent: when another run created the marker first, its labels stay.
-    let created = create_volume("create the image-files marker volume", &marker, &id, (VOLUMES_LABEL, &pairs.join(";")));
-    let winner = created.and_then(|()| read_marker(&marker, &id));
-    match winner {
-        Ok(Some(theirs)) if theirs == filled => Ok(filled),
-        Ok(Some(theirs)) => {
-            remove_volumes(filled.iter().map(|(v, _)| v.as_str()));
-            Ok(theirs)
-        }
-        Ok(None) => {
-            remove_volumes(filled.iter().map(|(v, _)| v.as_str()));
-            Err(Error::environment(format!("the marker volume {marker} vanished")))
-        }
-        Err(e) => {
-            remove_volumes(filled.iter().map(|(v, _)| v.as_str()));
-            Err(e)
-        }
+    let created = create_volume("create the image-files marker volume", &marker, id, (VOLUMES_LABEL, &pairs.join(";")));
+    let winner = created.and_then(|()| read_marker(&marker, id));
+    if matches!(&winner, Ok(Some(theirs)) if *theirs == filled) {
+        return Ok(filled);
     }
+    // Another run's marker, or none: our copies are nobody's.
+    remove_volumes(filled.iter().map(|(v, _)| v.as_str()));
+    winner?.ok_or_else(|| Error::environment(format!("the marker volume {marker} vanished")))
 }
 
 /// The mounts a marker names, when it is this image's and its volumes exist.

@@ -108,10 +108,10 @@ pub fn validate(
         on_event(HarnessEvent::Phase(msg.to_string()))
     })?;
     let mut mounts = Mounts::new(opts.binary.clone(), spec_path)?;
-    let tags: Vec<String> = built.iter().map(|b| b.tag.clone()).collect();
+    let tagged: Vec<super::rootfs::Image> = built.iter().map(|b| (b.tag.clone(), b.id.clone())).collect();
     let run_labels = [(RUN_LABEL.to_string(), opts.run_id.clone())];
     let (rootfs, rootfs_note) =
-        super::rootfs::prepare(&tags, opts.jobs, &run_labels, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
+        super::rootfs::prepare(&tagged, opts.jobs, &run_labels, &mut |msg| on_event(HarnessEvent::Phase(msg.to_string())))?;
     mounts.rootfs = rootfs;
     let installer_note = mounts.add_installer(opts, on_event)?;
     let home = SharedHome::create(&opts.run_id)?;

@@ -206,9 +206,9 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
     let hash = recipe::partition_hash(base_tag, &partition, &release, &files);
     let tag = recipe::partition_tag(&partition, &release, &hash);
     let step = format!("{partition} {release}");
-    if docker::image_id(&tag)?.is_some() {
+    if let Some(id) = docker::image_id(&tag)? {
         on_event(ImageEvent::Cached { step, tag: tag.clone() });
-        return Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: true, emulated_packages: emulated });
+        return Ok(BuiltImage { partition, release, tag, id, content_hash: hash, cached: true, emulated_packages: emulated });
     }
     let context = tempfile::tempdir().map_err(|e| Error::io("create a build context in", &std::env::temp_dir(), e))?;
     let root = context.path().join("root");
@@ -228,7 +228,8 @@ fn ensure_layer(base_tag: &str, plan: LayerPlan, on_event: &mut dyn FnMut(ImageE
     timed(&step, format!("docker build {tag} ({count} files)"), on_event, || {
         docker_build(&tag, context.path(), &format!("image {partition} {release}"))
     })?;
-    Ok(BuiltImage { partition, release, tag, content_hash: hash, cached: false, emulated_packages: emulated })
+    let id = docker::image_id(&tag)?.ok_or_else(|| Error::internal(format!("docker build made no image {tag}")))?;
+    Ok(BuiltImage { partition, release, tag, id, content_hash: hash, cached: false, emulated_packages: emulated })
 }
 
 /// COPY carries directory modes into the image: make them 0755 whatever the umask.

@@ -64,6 +64,8 @@ pub struct BuiltImage {
     pub partition: String,
     pub release: String,
     pub tag: String,
+    /// Docker's id of the image (`sha256:…`).
+    pub id: String,
     pub content_hash: String,
     /// True when the image existed and no Docker build ran.
     pub cached: bool,
